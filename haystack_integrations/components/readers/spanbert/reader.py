@@ -1,0 +1,427 @@
+"""``SpanBERTReader``: the Haystack component. A thin layer over :mod:`spanbert_reader.inference`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from haystack import Document, ExtractedAnswer, component, default_from_dict, default_to_dict
+from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
+
+from spanbert_reader.inference.decoding import (
+    CharSpan,
+    DecodeSettings,
+    predict_no_answer,
+    span_probability,
+)
+from spanbert_reader.inference.engine import ExtractiveQA, QueryPrediction
+from spanbert_reader.inference.precision import resolve_precision
+from spanbert_reader.inference.windows import WindowSettings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "mrm8488/spanbert-finetuned-squadv2"
+NULL_THRESHOLD_FILE = "null_threshold.json"
+_NO_ANSWER_METHODS = ("auto", "null_logit", "estimate")
+
+
+def _checked_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        expected = f"an integer >= {minimum}" + (" or None" if allow_none else "")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def read_null_threshold(folder: Path) -> float | None:
+    """The no-answer threshold stored in a checkpoint folder by evaluation or training, if any."""
+    path = Path(folder) / NULL_THRESHOLD_FILE
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))["null_threshold"]
+        return float(value)
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        logger.warning("Ignoring %s: expected {\"null_threshold\": <number>} (%s)", path, exc)
+        return None
+
+
+def write_null_threshold(folder: str | Path, threshold: float, **details: Any) -> Path:
+    """Store a tuned no-answer threshold next to a checkpoint; ``SpanBERTReader`` picks it up at warm-up."""
+    path = Path(folder) / NULL_THRESHOLD_FILE
+    path.write_text(json.dumps({"null_threshold": float(threshold), **details}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+@component
+class SpanBERTReader:
+    """Extracts answers to a query from Documents with an in-repo SpanBERT/BERT span model.
+
+    A drop-in replacement for ``TransformersExtractiveReader``: same inputs, same ``{"answers": [...]}``
+    output of ``ExtractedAnswer`` sorted by score, and the same meaning of the shared parameters. What differs:
+
+    - decoding follows SpanBERT/BERT: top ``n_best_per_window`` starts × ends, ``max_answer_length`` tokens at
+      most, each start counted only in the window where it has the most context;
+    - segment ids (query 0, passage 1) are passed to the model, as BERT QA models were fine-tuned with them;
+    - windows of all documents are sorted by length and padded per batch, not to one global length;
+    - SQuAD 2.0 models answer "no answer" from their own null ([CLS]) logit (see ``no_answer_method``);
+    - run-time overrides of ``0`` / ``0.0`` are honoured (``TransformersExtractiveReader`` ignores them).
+
+    Scores: ``sigmoid(calibration_factor * (start_logit + end_logit))`` per span, not normalised per document,
+    so answers from different documents are comparable.
+
+    Usage example:
+    ```python
+    from haystack import Document
+    from spanbert_reader import SpanBERTReader
+
+    reader = SpanBERTReader(model="mrm8488/spanbert-finetuned-squadv2")
+    reader.warm_up()
+    docs = [Document(content="SpanBERT was released by Facebook AI Research in 2019.")]
+    answers = reader.run(query="Who released SpanBERT?", documents=docs)["answers"]
+    print(answers[0].data)
+    ```
+
+    :param model: local checkpoint folder or Hugging Face hub id (BERT-format QA checkpoint).
+    :param device: device to run on; defaults to the best available one.
+    :param token: Hugging Face token for private hub models.
+    :param top_k: answers to return per query (plus one no-answer when ``no_answer`` is True).
+    :param score_threshold: drop answers scoring below this.
+    :param max_seq_length: tokens per model window ([CLS] query [SEP] passage [SEP]).
+    :param stride: tokens of **overlap** between consecutive windows of a long document (Haystack/HF meaning;
+        SpanBERT's scripts use the step instead: step = window passage length - stride).
+    :param max_query_length: query tokens kept; longer queries are truncated.
+    :param max_answer_length: longest answer in tokens (None: no limit).
+    :param n_best_per_window: start and end candidates considered per window.
+    :param no_answer: add an answer with ``data=None`` whose score says how likely no span is right.
+    :param no_answer_method: ``"null_logit"`` uses the model's [CLS] null score (SQuAD 2.0 models: the
+        no-answer wins when ``null - best > null_threshold``); ``"estimate"`` is TransformersExtractiveReader's
+        ``prod(1 - score)``; ``"auto"`` picks ``null_logit`` when the checkpoint was trained with unanswerable
+        questions (a stored ``null_threshold.json``, a config flag ``trained_with_null``, or "squad2"/"squadv2"
+        in its name) and ``estimate`` otherwise.
+    :param null_threshold: threshold for ``null_logit``; None reads ``null_threshold.json`` from the
+        checkpoint folder, else 0.0.
+    :param calibration_factor: scale applied to logits before the sigmoid.
+    :param overlap_threshold: drop an answer overlapping a better one of the same document by more than this
+        fraction of either's length (None keeps all).
+    :param batch_size: windows per forward pass.
+    :param max_tokens_per_batch: optional padded-token budget per forward pass (for long documents on GPUs).
+    :param precision: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on CPU), ``"fp32"``,
+        ``"fp16"`` or ``"bf16"``.
+    :param use_token_type_ids: pass segment ids; set False only to reproduce readers that omit them.
+    :param max_documents: refuse requests with more documents than this (None: no limit).
+    :param max_document_chars: refuse documents longer than this many characters (None: no limit).
+    """
+
+    def __init__(
+        self,
+        model: str | Path = DEFAULT_MODEL,
+        device: ComponentDevice | None = None,
+        token: Secret | None = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False),
+        top_k: int = 20,
+        score_threshold: float | None = None,
+        max_seq_length: int = 384,
+        stride: int = 128,
+        max_query_length: int = 64,
+        max_answer_length: int | None = 30,
+        n_best_per_window: int = 20,
+        no_answer: bool = True,
+        no_answer_method: str = "auto",
+        null_threshold: float | None = None,
+        calibration_factor: float = 0.1,
+        overlap_threshold: float | None = 0.01,
+        batch_size: int = 32,
+        max_tokens_per_batch: int | None = None,
+        precision: str = "auto",
+        use_token_type_ids: bool = True,
+        max_documents: int | None = None,
+        max_document_chars: int | None = None,
+    ) -> None:
+        _checked_int("top_k", top_k, 0)
+        _checked_int("batch_size", batch_size, 1)
+        _checked_int("max_tokens_per_batch", max_tokens_per_batch, 1, allow_none=True)
+        _checked_int("max_documents", max_documents, 1, allow_none=True)
+        _checked_int("max_document_chars", max_document_chars, 1, allow_none=True)
+        if no_answer_method not in _NO_ANSWER_METHODS:
+            raise ValueError(f"no_answer_method must be one of {_NO_ANSWER_METHODS}, got {no_answer_method!r}")
+        if precision not in ("auto", "fp32", "fp16", "bf16"):
+            raise ValueError(f"precision must be 'auto', 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        if overlap_threshold is not None and not 0 <= overlap_threshold <= 1:
+            raise ValueError(f"overlap_threshold must be in [0, 1] or None, got {overlap_threshold!r}")
+        self.windows = WindowSettings(max_seq_length=max_seq_length, stride=stride,
+                                      max_query_length=max_query_length)
+        self.decode = DecodeSettings(n_best_per_window=n_best_per_window, max_answer_length=max_answer_length)
+        self.model = str(model)
+        self.device = ComponentDevice.resolve_device(device)
+        self._device_given = device
+        self.token = token
+        self.top_k = top_k
+        self.score_threshold = score_threshold
+        self.max_seq_length = max_seq_length
+        self.stride = stride
+        self.max_query_length = max_query_length
+        self.max_answer_length = max_answer_length
+        self.n_best_per_window = n_best_per_window
+        self.no_answer = no_answer
+        self.no_answer_method = no_answer_method
+        self.null_threshold = null_threshold
+        self.calibration_factor = calibration_factor
+        self.overlap_threshold = overlap_threshold
+        self.batch_size = batch_size
+        self.max_tokens_per_batch = max_tokens_per_batch
+        self.precision = precision
+        self.use_token_type_ids = use_token_type_ids
+        self.max_documents = max_documents
+        self.max_document_chars = max_document_chars
+        self._engine: ExtractiveQA | None = None
+        self._resolved_null_method = "estimate"
+        self._resolved_null_threshold = 0.0 if null_threshold is None else float(null_threshold)
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the component (secrets as references, never their values)."""
+        return default_to_dict(
+            self,
+            model=self.model,
+            device=self._device_given.to_dict() if self._device_given else None,
+            token=self.token.to_dict() if self.token else None,
+            top_k=self.top_k,
+            score_threshold=self.score_threshold,
+            max_seq_length=self.max_seq_length,
+            stride=self.stride,
+            max_query_length=self.max_query_length,
+            max_answer_length=self.max_answer_length,
+            n_best_per_window=self.n_best_per_window,
+            no_answer=self.no_answer,
+            no_answer_method=self.no_answer_method,
+            null_threshold=self.null_threshold,
+            calibration_factor=self.calibration_factor,
+            overlap_threshold=self.overlap_threshold,
+            batch_size=self.batch_size,
+            max_tokens_per_batch=self.max_tokens_per_batch,
+            precision=self.precision,
+            use_token_type_ids=self.use_token_type_ids,
+            max_documents=self.max_documents,
+            max_document_chars=self.max_document_chars,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpanBERTReader:
+        """Deserialise a component written by :meth:`to_dict`."""
+        params = data.get("init_parameters", {})
+        if params.get("device") is not None:
+            params["device"] = ComponentDevice.from_dict(params["device"])
+        deserialize_secrets_inplace(params, keys=["token"])
+        return default_from_dict(cls, data)
+
+    # ----------------------------------------------------------------- loading
+    def warm_up(self) -> None:
+        """Load the model and tokenizer (once); resolve precision and the no-answer method."""
+        if self._engine is not None:
+            return
+        from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
+        from spanbert_reader.modeling.checkpoint import resolve_checkpoint
+
+        token = self.token.resolve_value() if self.token else None
+        folder = resolve_checkpoint(self.model, token=token)
+        model = SpanBertForQuestionAnswering.from_pretrained(str(folder), require_qa_head=True)
+        tokenizer = load_tokenizer(str(folder))
+        torch_device = self.device.to_torch()
+        dtype = resolve_precision(self.precision, torch_device)
+        model.to(device=torch_device, dtype=dtype).eval()
+        self._resolve_no_answer(folder, model.config.extra)
+        self._engine = ExtractiveQA(
+            model, tokenizer, torch_device, windows=self.windows, decode=self.decode, batch_size=self.batch_size,
+            max_tokens_per_batch=self.max_tokens_per_batch, use_token_type_ids=self.use_token_type_ids,
+        )
+        logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f",
+                    self.model, torch_device, dtype, self._resolved_null_method, self._resolved_null_threshold)
+
+    def _resolve_no_answer(self, folder: Path, config_extra: dict[str, Any]) -> None:
+        stored = read_null_threshold(folder)
+        if self.null_threshold is not None:
+            self._resolved_null_threshold = float(self.null_threshold)
+        elif stored is not None:
+            self._resolved_null_threshold = stored
+        if self.no_answer_method != "auto":
+            self._resolved_null_method = self.no_answer_method
+            return
+        name = self.model.lower().replace("-", "").replace("_", "")
+        trained_with_null = (
+            stored is not None or bool(config_extra.get("trained_with_null"))
+            or "squad2" in name or "squadv2" in name
+        )
+        self._resolved_null_method = "null_logit" if trained_with_null else "estimate"
+
+    # ----------------------------------------------------------------- running
+    def _validate(self, query: Any, documents: Any) -> list[Document]:
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a str, got {type(query).__name__}")
+        if not query.strip():
+            raise ValueError("query is empty or whitespace; pass the question to answer")
+        if not isinstance(documents, list | tuple):
+            raise TypeError(f"documents must be a list of haystack.Document, got {type(documents).__name__}")
+        if self.max_documents is not None and len(documents) > self.max_documents:
+            raise ValueError(f"got {len(documents)} documents; this reader accepts at most {self.max_documents} "
+                             "(max_documents)")
+        usable: list[Document] = []
+        skipped: list[str] = []
+        for index, doc in enumerate(documents):
+            if not isinstance(doc, Document):
+                raise TypeError(f"documents[{index}] must be a haystack.Document, got {type(doc).__name__}")
+            content = doc.content
+            if content is not None and not isinstance(content, str):
+                raise TypeError(f"documents[{index}].content must be a str or None, got {type(content).__name__}")
+            if content is None or not content.strip():
+                skipped.append(doc.id)
+                continue
+            if self.max_document_chars is not None and len(content) > self.max_document_chars:
+                raise ValueError(f"documents[{index}] (id {doc.id}) has {len(content)} characters; this reader "
+                                 f"accepts at most {self.max_document_chars} (max_document_chars)")
+            usable.append(doc)
+        if skipped:
+            logger.warning("SpanBERTReader skipped %d document(s) without text: ids %s", len(skipped),
+                           ", ".join(skipped))
+        return usable
+
+    def _answers(self, query: str, documents: list[Document], prediction: QueryPrediction, top_k: int,
+                 score_threshold: float | None, no_answer: bool) -> list[ExtractedAnswer]:
+        answers = [self._answer(query, documents[span.passage], span) for span in prediction.spans[:top_k]]
+        if no_answer:
+            answers.append(self._no_answer(query, prediction, answers))
+            answers.sort(key=lambda a: a.score, reverse=True)
+        if score_threshold is not None:
+            answers = [a for a in answers if a.score >= score_threshold]
+        return answers
+
+    def _answer(self, query: str, document: Document, span: CharSpan) -> ExtractedAnswer:
+        meta: dict[str, Any] = {"logit": span.logit}
+        page = document.meta.get("page_number")
+        if isinstance(page, int):
+            meta["answer_page_number"] = page + document.content.count("\f", 0, span.start)
+        return ExtractedAnswer(
+            query=query,
+            score=span_probability(span.logit, self.calibration_factor),
+            data=document.content[span.start: span.end],
+            document=document,
+            document_offset=ExtractedAnswer.Span(span.start, span.end),
+            meta=meta,
+        )
+
+    def _no_answer(self, query: str, prediction: QueryPrediction, answers: list[ExtractedAnswer]
+                   ) -> ExtractedAnswer:
+        if self._resolved_null_method == "null_logit" and prediction.null_logit is not None:
+            margin = prediction.null_logit - self._resolved_null_threshold
+            score = span_probability(margin, self.calibration_factor)
+            is_best = predict_no_answer(prediction.null_logit, prediction.best_logit, self._resolved_null_threshold)
+            meta = {"method": "null_logit", "null_logit": prediction.null_logit,
+                    "null_threshold": self._resolved_null_threshold, "predicted": is_best}
+        else:
+            score = 1.0
+            for answer in answers:
+                score *= 1.0 - answer.score
+            meta = {"method": "estimate"}
+        return ExtractedAnswer(query=query, score=score, data=None, document=None, meta=meta)
+
+    def _settings(self, max_seq_length: int | None, stride: int | None, max_answer_length: int | None
+                  ) -> tuple[WindowSettings, DecodeSettings]:
+        windows = self.windows
+        if max_seq_length is not None or stride is not None:
+            windows = WindowSettings(
+                max_seq_length=self.max_seq_length if max_seq_length is None else max_seq_length,
+                stride=self.stride if stride is None else stride,
+                max_query_length=self.max_query_length,
+            )
+        decode = self.decode
+        if max_answer_length is not None:
+            decode = DecodeSettings(self.n_best_per_window, max_answer_length)
+        return windows, decode
+
+    @component.output_types(answers=list[ExtractedAnswer])
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+        max_seq_length: int | None = None,
+        stride: int | None = None,
+        max_answer_length: int | None = None,
+        no_answer: bool | None = None,
+        overlap_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """Answer ``query`` from ``documents``.
+
+        Run-time values override the init values when not None (``0`` and ``0.0`` are honoured).
+
+        :returns: ``{"answers": list[ExtractedAnswer]}`` sorted by score, best first; the no-answer (if
+            enabled) has ``data=None`` and ``document=None``.
+        """
+        answers = self.run_batch(
+            queries=[query], documents=[documents], top_k=top_k, score_threshold=score_threshold,
+            max_seq_length=max_seq_length, stride=stride, max_answer_length=max_answer_length,
+            no_answer=no_answer, overlap_threshold=overlap_threshold,
+        )["answers"]
+        return {"answers": answers[0]}
+
+    @component.output_types(answers=list[ExtractedAnswer])
+    async def run_async(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+        max_seq_length: int | None = None,
+        stride: int | None = None,
+        max_answer_length: int | None = None,
+        no_answer: bool | None = None,
+        overlap_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """Like :meth:`run`, but tokenisation and the model run in a worker thread (the event loop stays free)."""
+        return await asyncio.to_thread(
+            self.run, query=query, documents=documents, top_k=top_k, score_threshold=score_threshold,
+            max_seq_length=max_seq_length, stride=stride, max_answer_length=max_answer_length,
+            no_answer=no_answer, overlap_threshold=overlap_threshold,
+        )
+
+    def run_batch(
+        self,
+        queries: list[str],
+        documents: list[list[Document]],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+        max_seq_length: int | None = None,
+        stride: int | None = None,
+        max_answer_length: int | None = None,
+        no_answer: bool | None = None,
+        overlap_threshold: float | None = None,
+        progress=None,
+    ) -> dict[str, list[list[ExtractedAnswer]]]:
+        """Answer many queries, each from its own documents; windows of all queries share batches.
+
+        :returns: ``{"answers": [answers of queries[0], answers of queries[1], ...]}``.
+        """
+        if not isinstance(queries, list | tuple) or not isinstance(documents, list | tuple):
+            raise TypeError("run_batch takes a list of queries and a list of document lists")
+        if len(queries) != len(documents):
+            raise ValueError(f"got {len(queries)} queries but {len(documents)} document lists")
+        top_k = self.top_k if top_k is None else top_k
+        _checked_int("top_k", top_k, 0)
+        score_threshold = self.score_threshold if score_threshold is None else score_threshold
+        no_answer = self.no_answer if no_answer is None else no_answer
+        overlap_threshold = self.overlap_threshold if overlap_threshold is None else overlap_threshold
+        windows, decode = self._settings(max_seq_length, stride, max_answer_length)
+        usable = [self._validate(q, d) for q, d in zip(queries, documents, strict=True)]
+        self.warm_up()
+        assert self._engine is not None
+        predictions = self._engine.predict(
+            list(queries), [[d.content for d in docs] for docs in usable], top_k=top_k,
+            overlap_threshold=overlap_threshold, windows=windows, decode=decode, progress=progress,
+        )
+        return {"answers": [
+            self._answers(q, docs, prediction, top_k, score_threshold, no_answer)
+            for q, docs, prediction in zip(queries, usable, predictions, strict=True)
+        ]}

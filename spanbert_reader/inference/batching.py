@@ -1,0 +1,136 @@
+"""Run windows through a span model in length-sorted batches, padded only to each batch's longest window."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from spanbert_reader.inference.windows import Window
+
+logger = logging.getLogger(__name__)
+
+
+def make_batches(lengths: Sequence[int], batch_size: int, max_tokens_per_batch: int | None = None
+                 ) -> list[list[int]]:
+    """Group window indices into batches of similar length, longest first.
+
+    A batch holds at most ``batch_size`` windows and, when ``max_tokens_per_batch`` is set, at most that many
+    padded tokens (``len(batch) * longest``); a single window longer than the budget still gets its own batch.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_tokens_per_batch is not None and max_tokens_per_batch < 1:
+        raise ValueError(f"max_tokens_per_batch must be >= 1 or None, got {max_tokens_per_batch}")
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for index in order:
+        longest_if_added = max(longest, lengths[index])
+        too_many = len(current) >= batch_size
+        too_big = max_tokens_per_batch is not None and (len(current) + 1) * longest_if_added > max_tokens_per_batch
+        if current and (too_many or too_big):
+            batches.append(current)
+            current, longest_if_added = [], lengths[index]
+        current.append(index)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class BatchResult:
+    """Logits for some windows: rows follow ``indices``; columns beyond a window's length are padding."""
+
+    indices: list[int]
+    start_logits: np.ndarray  # (B, L) float32
+    end_logits: np.ndarray  # (B, L) float32
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for an accelerator out-of-memory error (the kind a smaller batch fixes)."""
+    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
+
+
+class WindowRunner:
+    """Feeds windows to a span model (anything returning ``start_logits`` / ``end_logits``).
+
+    On an out-of-memory error the batch is halved and retried (same answers), and later batches use the
+    smaller size; this is logged once per runner.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, pad_id: int,
+                 use_token_type_ids: bool = True) -> None:
+        self.model = model
+        self.device = torch.device(device)
+        self.pad_id = pad_id
+        self.use_token_type_ids = use_token_type_ids
+        self.batch_size_cap: int | None = None  # lowered after an out-of-memory error
+        self._warned_oom = False
+
+    def _tensors(self, windows: Sequence[Window]) -> dict[str, torch.Tensor]:
+        longest = max(w.length for w in windows)
+        input_ids = np.full((len(windows), longest), self.pad_id, dtype=np.int64)
+        attention = np.zeros((len(windows), longest), dtype=np.int64)
+        types = np.zeros((len(windows), longest), dtype=np.int64)
+        for row, window in enumerate(windows):
+            input_ids[row, : window.length] = window.input_ids
+            attention[row, : window.length] = 1
+            if self.use_token_type_ids:
+                types[row, window.passage_offset: window.length] = 1
+        arrays = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": types}
+        pin = self.device.type == "cuda"
+        tensors = {}
+        for name, array in arrays.items():
+            tensor = torch.from_numpy(array)
+            if pin:
+                tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+            tensors[name] = tensor
+        return tensors
+
+    def _forward(self, windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+        tensors = self._tensors(windows)
+        with torch.inference_mode():
+            output = self.model(tensors["input_ids"], tensors["attention_mask"], tensors["token_type_ids"])
+        start = output.start_logits.float().cpu().numpy()
+        end = output.end_logits.float().cpu().numpy()
+        return start, end
+
+    def _forward_with_backoff(self, windows: Sequence[Window], indices: list[int]) -> Iterator[BatchResult]:
+        try:
+            start, end = self._forward(windows)
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error) or len(windows) == 1:
+                raise
+            half = len(windows) // 2
+            self.batch_size_cap = half if self.batch_size_cap is None else min(self.batch_size_cap, half)
+            if not self._warned_oom:
+                logger.warning("Out of memory with a batch of %d windows; retrying with batches of %d.",
+                               len(windows), half)
+                self._warned_oom = True
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            yield from self._forward_with_backoff(windows[:half], indices[:half])
+            yield from self._forward_with_backoff(windows[half:], indices[half:])
+            return
+        yield BatchResult(indices, start, end)
+
+    def run(self, windows: Sequence[Window], batch_size: int, max_tokens_per_batch: int | None = None
+            ) -> Iterator[BatchResult]:
+        """Yield logits batch by batch (in length order, not input order: use ``BatchResult.indices``)."""
+        if not windows:
+            return
+        size = min(batch_size, self.batch_size_cap) if self.batch_size_cap else batch_size
+        batches = make_batches([w.length for w in windows], size, max_tokens_per_batch)
+        for batch in batches:
+            if self.batch_size_cap and len(batch) > self.batch_size_cap:
+                for start in range(0, len(batch), self.batch_size_cap):
+                    part = batch[start: start + self.batch_size_cap]
+                    yield from self._forward_with_backoff([windows[i] for i in part], part)
+            else:
+                yield from self._forward_with_backoff([windows[i] for i in batch], batch)

@@ -1,0 +1,194 @@
+"""Span decoding: the one implementation shared by the reader, evaluation and training's dev evaluation.
+
+Per window the ``n_best`` best start tokens × ``n_best`` best end tokens are combined; a span is valid when
+both ends lie in the passage, ``end >= start``, it is at most ``max_answer_length`` tokens long and its start
+token has its maximal context in this window (so overlapping windows never count a start twice). The span's
+logit is ``start_logit + end_logit``; the window's null logit is the same sum at ``[CLS]`` (position 0).
+Candidates of all windows of a passage are merged (identical spans keep their best logit) and the passage's
+null logit is the minimum over its windows (SQuAD 2.0 rule).
+
+Scores: a span's score is ``sigmoid(calibration_factor * logit)``, an absolute per-span probability that is not
+normalised within a window or passage, so answers from different passages can be ranked together (the
+convention of Haystack's ``TransformersExtractiveReader``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from spanbert_reader.inference.windows import Window
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Decoding limits. ``max_answer_length`` (tokens) may be None for no limit."""
+
+    n_best_per_window: int = 20
+    max_answer_length: int | None = 30
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_best_per_window, int) or self.n_best_per_window < 1:
+            raise ValueError(f"n_best_per_window must be a positive integer, got {self.n_best_per_window!r}")
+        if self.max_answer_length is not None and (
+            not isinstance(self.max_answer_length, int) or self.max_answer_length < 1
+        ):
+            raise ValueError(f"max_answer_length must be a positive integer or None, got {self.max_answer_length!r}")
+
+
+@dataclass(frozen=True)
+class TokenSpan:
+    """A candidate answer in passage-token coordinates (``end`` inclusive) with its logit."""
+
+    start: int
+    end: int
+    logit: float
+
+
+def _top_indices(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest finite values, best first."""
+    if k < values.shape[0]:
+        index = np.argpartition(-values, k - 1)[:k]
+    else:
+        index = np.arange(values.shape[0])
+    index = index[np.isfinite(values[index])]
+    return index[np.argsort(-values[index], kind="stable")]
+
+
+def window_spans(start_logits: np.ndarray, end_logits: np.ndarray, window: Window,
+                 settings: DecodeSettings) -> tuple[list[TokenSpan], float]:
+    """The best valid spans of one window (passage coordinates, best first) and the window's null logit."""
+    offset, length = window.passage_offset, window.passage_length
+    null_logit = float(start_logits[0] + end_logits[0])
+    if length == 0:
+        return [], null_logit
+    starts = np.asarray(start_logits[offset: offset + length], dtype=np.float64)
+    ends = np.asarray(end_logits[offset: offset + length], dtype=np.float64)
+    starts = np.where(window.max_context, starts, -np.inf)
+    k = settings.n_best_per_window
+    start_index = _top_indices(starts, k)
+    end_index = _top_indices(ends, k)
+    if start_index.size == 0 or end_index.size == 0:
+        return [], null_logit
+    s = start_index[:, None]
+    e = end_index[None, :]
+    valid = e >= s
+    if settings.max_answer_length is not None:
+        valid &= (e - s + 1) <= settings.max_answer_length
+    scores = np.where(valid, starts[s] + ends[e], -np.inf)
+    flat = scores.ravel()
+    count = min(k, int(valid.sum()))
+    if count == 0:
+        return [], null_logit
+    best = np.argpartition(-flat, count - 1)[:count]
+    best = best[np.argsort(-flat[best], kind="stable")]
+    rows, cols = np.divmod(best, e.shape[1])
+    shift = window.passage_start
+    spans = [TokenSpan(int(start_index[r]) + shift, int(end_index[c]) + shift, float(flat[b]))
+             for r, c, b in zip(rows, cols, best, strict=True)]
+    return spans, null_logit
+
+
+class PassageDecoder:
+    """Collects the spans of all windows of many passages (items) and merges them per passage."""
+
+    def __init__(self, n_items: int, settings: DecodeSettings) -> None:
+        self.settings = settings
+        self._spans: list[dict[tuple[int, int], float]] = [{} for _ in range(n_items)]
+        self._null: list[float] = [math.inf] * n_items
+
+    def add(self, window: Window, start_logits: np.ndarray, end_logits: np.ndarray) -> None:
+        """Decode one window's logits (the row may carry padding beyond ``window.length``)."""
+        spans, null_logit = window_spans(start_logits, end_logits, window, self.settings)
+        merged = self._spans[window.item]
+        for span in spans:
+            key = (span.start, span.end)
+            if span.logit > merged.get(key, -math.inf):
+                merged[key] = span.logit
+        self._null[window.item] = min(self._null[window.item], null_logit)
+
+    def spans(self, item: int) -> list[TokenSpan]:
+        """All merged spans of a passage, best first."""
+        merged = self._spans[item]
+        return sorted((TokenSpan(s, e, logit) for (s, e), logit in merged.items()), key=lambda t: -t.logit)
+
+    def null_logit(self, item: int) -> float | None:
+        """Minimum null logit over the passage's windows (None if it had no window)."""
+        value = self._null[item]
+        return None if math.isinf(value) else value
+
+
+@dataclass(frozen=True)
+class CharSpan:
+    """A candidate answer in character coordinates of passage ``passage`` (``end`` exclusive)."""
+
+    passage: int
+    start: int
+    end: int
+    logit: float
+
+
+def overlap_fraction_exceeds(a: CharSpan, b: CharSpan, threshold: float) -> bool:
+    """True when ``a`` and ``b`` (same passage) overlap by more than ``threshold`` of either one's length.
+
+    Same rule as ``TransformersExtractiveReader.deduplicate_by_overlap``.
+    """
+    if a.passage != b.passage or not (a.start <= b.end and b.start <= a.end):
+        return False
+    overlap = min(a.end - a.start, a.end - b.start, b.end - a.start, b.end - b.start)
+    if overlap <= 0:
+        return False
+    return overlap / (a.end - a.start) > threshold or overlap / (b.end - b.start) > threshold
+
+
+def select_answers(candidates: Iterable[CharSpan], top_k: int | None, overlap_threshold: float | None
+                   ) -> list[CharSpan]:
+    """Best-first answers: identical character spans merged, overlapping ones dropped, at most ``top_k``."""
+    best: dict[tuple[int, int, int], CharSpan] = {}
+    for candidate in candidates:
+        key = (candidate.passage, candidate.start, candidate.end)
+        if key not in best or candidate.logit > best[key].logit:
+            best[key] = candidate
+    ordered = sorted(best.values(), key=lambda c: -c.logit)
+    kept: list[CharSpan] = []
+    for candidate in ordered:
+        if top_k is not None and len(kept) >= top_k:
+            break
+        if overlap_threshold is not None and any(
+            overlap_fraction_exceeds(candidate, other, overlap_threshold) for other in kept
+        ):
+            continue
+        kept.append(candidate)
+    return kept
+
+
+def to_char_spans(passage: int, spans: Sequence[TokenSpan], offsets: np.ndarray) -> list[CharSpan]:
+    """Map token spans to character spans with the passage's token offsets (empty spans are dropped)."""
+    result = []
+    for span in spans:
+        start = int(offsets[span.start, 0])
+        end = int(offsets[span.end, 1])
+        if end > start:
+            result.append(CharSpan(passage, start, end, span.logit))
+    return result
+
+
+def span_probability(logit: float, calibration_factor: float) -> float:
+    """``sigmoid(calibration_factor * logit)``: the answer score reported to users."""
+    x = calibration_factor * logit
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def predict_no_answer(null_logit: float | None, best_logit: float | None, null_threshold: float) -> bool:
+    """SQuAD 2.0 rule: no answer when ``null_logit - best_logit > null_threshold`` (or there is no span)."""
+    if best_logit is None:
+        return True
+    if null_logit is None:
+        return False
+    return null_logit - best_logit > null_threshold

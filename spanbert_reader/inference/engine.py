@@ -1,0 +1,152 @@
+"""Extractive QA over many (query, passages) groups: windows → length-sorted batches → span decoding.
+
+This is the inference core the Haystack component, the evaluation and training's dev evaluation share. It
+knows nothing of Haystack: passages are plain strings and answers are character spans into them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from spanbert_reader.inference.batching import WindowRunner
+from spanbert_reader.inference.decoding import (
+    CharSpan,
+    DecodeSettings,
+    PassageDecoder,
+    select_answers,
+    to_char_spans,
+)
+from spanbert_reader.inference.windows import TokenizedText, Window, WindowSettings, WindowTokenizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class QueryPrediction:
+    """Answers for one query: best-first character spans, and the query's null logit.
+
+    ``null_logit`` is the minimum ``[CLS]`` start+end logit over all windows of all passages (None when no
+    passage produced a window); ``passage_null_logits[i]`` is that minimum for passage ``i`` alone.
+    """
+
+    spans: list[CharSpan]
+    null_logit: float | None
+    passage_null_logits: list[float | None] = field(default_factory=list)
+
+    @property
+    def best_logit(self) -> float | None:
+        return self.spans[0].logit if self.spans else None
+
+
+class ExtractiveQA:
+    """Answers queries from passages with a span model and a fast tokenizer.
+
+    Args:
+        model: a module returning ``start_logits`` / ``end_logits`` for
+            ``(input_ids, attention_mask, token_type_ids)``; e.g. :class:`SpanBertForQuestionAnswering`.
+        tokenizer: the checkpoint's fast tokenizer.
+        device: where the model lives.
+        windows: how passages are cut into windows.
+        decode: decoding limits.
+        batch_size: windows per forward pass.
+        max_tokens_per_batch: optional padded-token budget per forward pass.
+        use_token_type_ids: pass segment ids (question 0, passage 1), as BERT models are fine-tuned.
+        windows_per_chunk: windows built at a time; bounds host memory for very large inputs.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device | str = "cpu",
+                 windows: WindowSettings | None = None, decode: DecodeSettings | None = None,
+                 batch_size: int = 32, max_tokens_per_batch: int | None = None,
+                 use_token_type_ids: bool = True, windows_per_chunk: int = 4096) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.model = model
+        self.window_tokenizer = WindowTokenizer(tokenizer)
+        self.windows = windows or WindowSettings()
+        self.decode = decode or DecodeSettings()
+        self.batch_size = batch_size
+        self.max_tokens_per_batch = max_tokens_per_batch
+        self.windows_per_chunk = windows_per_chunk
+        self.runner = WindowRunner(model, torch.device(device), self.window_tokenizer.pad_id, use_token_type_ids)
+        self._lock = threading.Lock()  # one forward pass at a time per model
+
+    def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
+        """Tokenise texts with offsets (identical texts are tokenised once)."""
+        unique = list(dict.fromkeys(texts))
+        encoded = dict(zip(unique, self.window_tokenizer.tokenize(unique), strict=True))
+        return [encoded[t] for t in texts]
+
+    def predict(self, queries: Sequence[str], passages: Sequence[Sequence[str]], top_k: int | None = 20,
+                overlap_threshold: float | None = 0.01, windows: WindowSettings | None = None,
+                decode: DecodeSettings | None = None,
+                progress: Callable[[int], None] | None = None) -> list[QueryPrediction]:
+        """Answer each ``queries[i]`` from ``passages[i]``; windows of all queries share batches.
+
+        ``progress``, when given, is called with the number of queries finished after each chunk.
+        """
+        if len(queries) != len(passages):
+            raise ValueError(f"got {len(queries)} queries but {len(passages)} passage lists")
+        window_settings = windows or self.windows
+        decode_settings = decode or self.decode
+        results: list[QueryPrediction | None] = [None] * len(queries)
+        query_tokens = self.window_tokenizer.tokenize(list(queries))
+        chunk: list[int] = []
+        chunk_windows = 0
+        for index, group in enumerate(passages):
+            chunk.append(index)
+            chunk_windows += sum(1 + len(p) // 1000 for p in group)  # cheap estimate before tokenising
+            if chunk_windows >= self.windows_per_chunk:
+                self._predict_chunk(chunk, query_tokens, passages, top_k, overlap_threshold, window_settings,
+                                    decode_settings, results)
+                if progress:
+                    progress(len(chunk))
+                chunk, chunk_windows = [], 0
+        if chunk:
+            self._predict_chunk(chunk, query_tokens, passages, top_k, overlap_threshold, window_settings,
+                                decode_settings, results)
+            if progress:
+                progress(len(chunk))
+        return [r for r in results if r is not None]
+
+    def _predict_chunk(self, chunk: list[int], query_tokens: list[TokenizedText],
+                       passages: Sequence[Sequence[str]], top_k: int | None, overlap_threshold: float | None,
+                       window_settings: WindowSettings, decode_settings: DecodeSettings,
+                       results: list[QueryPrediction | None]) -> None:
+        items: list[tuple[int, int]] = []  # (query index, passage index within its group)
+        texts: list[str] = []
+        for q in chunk:
+            for p, text in enumerate(passages[q]):
+                items.append((q, p))
+                texts.append(text)
+        tokenized = self.tokenize(texts)
+        all_windows: list[Window] = []
+        for item, ((q, _), passage) in enumerate(zip(items, tokenized, strict=True)):
+            all_windows.extend(self.window_tokenizer.windows(item, query_tokens[q].ids, passage, window_settings))
+        decoder = PassageDecoder(len(items), decode_settings)
+        with self._lock:
+            for batch in self.runner.run(all_windows, self.batch_size, self.max_tokens_per_batch):
+                for row, window_index in enumerate(batch.indices):
+                    decoder.add(all_windows[window_index], batch.start_logits[row], batch.end_logits[row])
+        per_query: dict[int, list[int]] = {}
+        for item, (q, _) in enumerate(items):
+            per_query.setdefault(q, []).append(item)
+        for q in chunk:
+            candidates: list[CharSpan] = []
+            nulls: list[float | None] = []
+            for item in per_query.get(q, []):
+                passage_index = items[item][1]
+                candidates.extend(to_char_spans(passage_index, decoder.spans(item), tokenized[item].offsets))
+                nulls.append(decoder.null_logit(item))
+            present = [n for n in nulls if n is not None]
+            results[q] = QueryPrediction(
+                spans=select_answers(candidates, top_k, overlap_threshold),
+                null_logit=min(present) if present else None,
+                passage_null_logits=nulls,
+            )
+
+

@@ -1,0 +1,215 @@
+"""Load and save Hugging Face BERT-format checkpoints (safetensors or ``.bin``) for the in-repo models.
+
+Accepted layouts: ``BertModel`` (keys without prefix), ``BertForQuestionAnswering`` / ``BertForPreTraining``
+(``bert.`` prefix, ``qa_outputs.*``, ``cls.*``), old TF-converted names (``LayerNorm.gamma/beta``), sharded
+safetensors (``model.safetensors.index.json``) and SpanBERT's own hub checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from spanbert_reader.modeling.config import SpanBertConfig
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+_HUB_PATTERNS = ["config.json", "*.safetensors", "model.safetensors.index.json", "vocab.txt", "tokenizer.json",
+                 "tokenizer_config.json", "special_tokens_map.json", "null_threshold.json"]
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: missing files, missing weights or shape mismatches."""
+
+
+def resolve_checkpoint(path_or_id: str | os.PathLike, token: str | None = None,
+                       revision: str | None = None) -> Path:
+    """The local folder for ``path_or_id``: an existing folder as is, a hub id downloaded (needs network)."""
+    text = str(path_or_id)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(f"Model path '{text}' is a file; pass the folder that holds config.json and the weights.")
+    if text.startswith((".", "/", "~")) or not _HUB_ID.match(text):
+        raise CheckpointError(f"Model path '{text}' does not exist.")
+    try:
+        from huggingface_hub import snapshot_download
+
+        local = snapshot_download(repo_id=text, revision=revision, token=token, allow_patterns=_HUB_PATTERNS)
+    except Exception as exc:  # offline, unknown repo, gated model ...
+        raise CheckpointError(
+            f"Could not get '{text}' from the Hugging Face hub ({type(exc).__name__}: {exc}). It is neither a local "
+            "folder nor a reachable hub id. Without network, pass a local folder that holds config.json and "
+            "model.safetensors (or pytorch_model.bin)."
+        ) from exc
+    local_path = Path(local)
+    if not any((local_path / name).exists() for name in WEIGHT_FILES):
+        # Old repositories (SpanBERT's own) ship only pytorch_model.bin.
+        local_path = Path(snapshot_download(repo_id=text, revision=revision, token=token,
+                                            allow_patterns=_HUB_PATTERNS + ["pytorch_model.bin"]))
+    return local_path
+
+
+def _load_bin(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"Refused to load {path}: it is not a plain tensor checkpoint ({type(exc).__name__}: {exc}). "
+            "Only weights_only pickles are read, since an arbitrary pickle can run code; convert the file to "
+            "safetensors with the tool that made it."
+        ) from exc
+
+
+def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors stored in ``folder`` (safetensors preferred over ``.bin``)."""
+    from safetensors.torch import load_file
+
+    single = folder / "model.safetensors"
+    if single.exists():
+        return load_file(str(single))
+    index = folder / "model.safetensors.index.json"
+    if index.exists():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        state: dict[str, torch.Tensor] = {}
+        for shard in shards:
+            state.update(load_file(str(folder / shard)))
+        return state
+    binary = folder / "pytorch_model.bin"
+    if binary.exists():
+        return _load_bin(binary)
+    raise CheckpointError(
+        f"No weights in '{folder}': expected one of {', '.join(WEIGHT_FILES)}."
+    )
+
+
+def normalise_key(key: str) -> str:
+    """Map old or prefixed BERT parameter names onto this package's names (``bert.`` stripped later)."""
+    key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", key)
+    key = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)
+    for prefix in ("model.", "module."):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
+
+def split_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Separate encoder weights (keys relative to the encoder) from everything else (heads)."""
+    encoder: dict[str, torch.Tensor] = {}
+    other: dict[str, torch.Tensor] = {}
+    for raw_key, tensor in state.items():
+        key = normalise_key(raw_key)
+        if key.startswith("bert."):
+            encoder[key[len("bert."):]] = tensor
+        elif key.startswith(("embeddings.", "encoder.", "pooler.")):
+            encoder[key] = tensor
+        else:
+            other[key] = tensor
+    encoder.pop("embeddings.position_ids", None)
+    return encoder, other
+
+
+def _fill(module: nn.Module, source: dict[str, torch.Tensor], where: str, optional_prefixes: tuple[str, ...] = ()
+          ) -> list[str]:
+    """Copy ``source`` into ``module``; raise on missing/mismatched weights, return optional ones missing."""
+    target = module.state_dict()
+    missing = [k for k in target if k not in source]
+    mismatched = [f"{k}: checkpoint {tuple(source[k].shape)} vs model {tuple(target[k].shape)}"
+                  for k in target if k in source and source[k].shape != target[k].shape]
+    required_missing = [k for k in missing if not k.startswith(optional_prefixes)]
+    problems = []
+    if required_missing:
+        problems.append(f"missing {len(required_missing)} weight(s): {', '.join(required_missing[:20])}"
+                        + (" ..." if len(required_missing) > 20 else ""))
+    if mismatched:
+        problems.append(f"shape mismatch for {len(mismatched)} weight(s): {'; '.join(mismatched[:20])}")
+    if problems:
+        raise CheckpointError(f"Checkpoint at {where} does not fit the model: " + " | ".join(problems))
+    module.load_state_dict({k: v for k, v in source.items() if k in target}, strict=False)
+    return [k for k in missing if k.startswith(optional_prefixes)]
+
+
+def load_model(cls: type[nn.Module], path_or_id: str | os.PathLike, *, token: str | None = None,
+               revision: str | None = None, require_qa_head: bool = False,
+               dtype: torch.dtype | None = None, device: str | torch.device | None = None) -> Any:
+    """Instantiate ``cls`` (encoder or QA model) from a checkpoint folder or hub id."""
+    from spanbert_reader.modeling.encoder import SpanBertModel
+    from spanbert_reader.modeling.heads import SpanBertForQuestionAnswering
+
+    folder = resolve_checkpoint(path_or_id, token=token, revision=revision)
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise CheckpointError(f"No config.json in '{folder}': it is not a Hugging Face BERT-format checkpoint.")
+    config = SpanBertConfig.from_json_file(config_path)
+    state = read_state_dict(folder)
+    encoder_state, other = split_state_dict(state)
+    where = str(path_or_id)
+
+    model = cls(config)
+    if isinstance(model, SpanBertForQuestionAnswering):
+        _fill(model.bert, encoder_state, where)
+        head = {k[len("qa_outputs."):]: v for k, v in other.items() if k.startswith("qa_outputs.")}
+        if head:
+            if head.get("weight") is not None and tuple(head["weight"].shape) != (2, config.hidden_size):
+                raise CheckpointError(
+                    f"Checkpoint at {where} has a qa_outputs.weight of shape {tuple(head['weight'].shape)}; "
+                    f"expected (2, {config.hidden_size}) for a start/end span head."
+                )
+            _fill(model.qa_outputs, head, where)
+        elif require_qa_head:
+            raise CheckpointError(
+                f"Checkpoint at {where} has no weight 'qa_outputs.weight'; it is a base model — fine-tune it with "
+                "`spanbert-qa train` or pass a QA checkpoint."
+            )
+        else:
+            logger.warning(
+                "Checkpoint at %s has no span (QA) head: a freshly initialised one was added. Its answers are "
+                "meaningless until the model is fine-tuned (`spanbert-qa train`).", where,
+            )
+    elif isinstance(model, SpanBertModel):
+        missing_optional = _fill(model, encoder_state, where, optional_prefixes=("pooler.",))
+        if missing_optional:
+            logger.info("Checkpoint at %s has no pooler weights; the pooler was freshly initialised.", where)
+    else:
+        raise TypeError(f"load_model cannot build {cls.__name__}")
+    model.eval()
+    model.checkpoint_folder = folder  # where null_threshold.json and tokenizer files are looked up
+    if dtype is not None or device is not None:
+        model.to(device=device, dtype=dtype)
+    return model
+
+
+def save_model(model: nn.Module, directory: str | os.PathLike, tokenizer: Any = None) -> Path:
+    """Save ``model`` in Hugging Face BERT format: ``config.json`` + ``model.safetensors`` (+ tokenizer)."""
+    from safetensors.torch import save_file
+
+    from spanbert_reader.modeling.encoder import SpanBertModel
+    from spanbert_reader.modeling.heads import SpanBertForQuestionAnswering
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config: SpanBertConfig = model.config
+    if isinstance(model, SpanBertForQuestionAnswering):
+        architecture = "BertForQuestionAnswering"
+    elif isinstance(model, SpanBertModel):
+        architecture = "BertModel"
+    else:
+        raise TypeError(f"save_model cannot save {type(model).__name__}")
+    config.extra["architectures"] = [architecture]
+    config.extra.pop("original_model_type", None)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    config.save(directory)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(str(directory))
+    return directory
