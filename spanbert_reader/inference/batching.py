@@ -60,13 +60,20 @@ def is_out_of_memory(error: BaseException) -> bool:
 class WindowRunner:
     """Feeds windows to a span model (anything returning ``start_logits`` / ``end_logits``).
 
+    With ``packed`` (the default when the model has ``forward_packed``) a batch's windows are concatenated
+    without padding; otherwise each batch is padded to its own longest window.
+
     On an out-of-memory error the batch is halved and retried (same answers), and later batches use the
     smaller size; this is logged once per runner.
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, pad_id: int,
-                 use_token_type_ids: bool = True) -> None:
+                 use_token_type_ids: bool = True, packed: bool | None = None) -> None:
         self.model = model
+        # Packed (unpadded) execution when the model supports it: no compute is spent on padding.
+        self.packed = hasattr(model, "forward_packed") if packed is None else packed
+        if self.packed and not hasattr(model, "forward_packed"):
+            raise ValueError(f"{type(model).__name__} has no forward_packed; use packed=False")
         self.device = torch.device(device)
         self.pad_id = pad_id
         self.use_token_type_ids = use_token_type_ids
@@ -84,16 +91,42 @@ class WindowRunner:
             if self.use_token_type_ids:
                 types[row, window.passage_offset: window.length] = 1
         arrays = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": types}
-        pin = self.device.type == "cuda"
-        tensors = {}
-        for name, array in arrays.items():
-            tensor = torch.from_numpy(array)
-            if pin:
-                tensor = tensor.pin_memory().to(self.device, non_blocking=True)
-            tensors[name] = tensor
-        return tensors
+        return {name: self._to_device(array) for name, array in arrays.items()}
+
+    def _to_device(self, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(array)
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+    def _forward_packed(self, windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+        from spanbert_reader.modeling.encoder import PackedLayout
+
+        lengths = [w.length for w in windows]
+        input_ids = np.concatenate([w.input_ids for w in windows])
+        positions = np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])
+        if self.use_token_type_ids:
+            types = np.concatenate([w.token_type_ids() for w in windows])
+        else:
+            types = np.zeros_like(input_ids)
+        layout = PackedLayout.from_lengths(lengths, self.device)
+        with torch.inference_mode():
+            output = self.model.forward_packed(self._to_device(input_ids), self._to_device(types),
+                                               self._to_device(positions), layout)
+        flat_start = output.start_logits.float().cpu().numpy()
+        flat_end = output.end_logits.float().cpu().numpy()
+        start = np.zeros((len(windows), max(lengths)), dtype=np.float32)
+        end = np.zeros_like(start)
+        offset = 0
+        for row, n in enumerate(lengths):
+            start[row, :n] = flat_start[offset: offset + n]
+            end[row, :n] = flat_end[offset: offset + n]
+            offset += n
+        return start, end
 
     def _forward(self, windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+        if self.packed:
+            return self._forward_packed(windows)
         tensors = self._tensors(windows)
         with torch.inference_mode():
             output = self.model(tensors["input_ids"], tensors["attention_mask"], tensors["token_type_ids"])
@@ -102,23 +135,27 @@ class WindowRunner:
         return start, end
 
     def _forward_with_backoff(self, windows: Sequence[Window], indices: list[int]) -> Iterator[BatchResult]:
+        if self.batch_size_cap is not None and len(windows) > self.batch_size_cap:
+            cap = self.batch_size_cap  # may shrink again inside the loop; chunks keep this size
+            for start in range(0, len(windows), cap):
+                stop = start + cap
+                yield from self._forward_with_backoff(windows[start:stop], indices[start:stop])
+            return
         try:
-            start, end = self._forward(windows)
+            start_logits, end_logits = self._forward(windows)
         except (torch.OutOfMemoryError, RuntimeError) as error:
             if not is_out_of_memory(error) or len(windows) == 1:
                 raise
-            half = len(windows) // 2
-            self.batch_size_cap = half if self.batch_size_cap is None else min(self.batch_size_cap, half)
+            self.batch_size_cap = len(windows) // 2
             if not self._warned_oom:
                 logger.warning("Out of memory with a batch of %d windows; retrying with batches of %d.",
-                               len(windows), half)
+                               len(windows), self.batch_size_cap)
                 self._warned_oom = True
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-            yield from self._forward_with_backoff(windows[:half], indices[:half])
-            yield from self._forward_with_backoff(windows[half:], indices[half:])
+            yield from self._forward_with_backoff(windows, indices)
             return
-        yield BatchResult(indices, start, end)
+        yield BatchResult(indices, start_logits, end_logits)
 
     def run(self, windows: Sequence[Window], batch_size: int, max_tokens_per_batch: int | None = None
             ) -> Iterator[BatchResult]:
@@ -126,11 +163,5 @@ class WindowRunner:
         if not windows:
             return
         size = min(batch_size, self.batch_size_cap) if self.batch_size_cap else batch_size
-        batches = make_batches([w.length for w in windows], size, max_tokens_per_batch)
-        for batch in batches:
-            if self.batch_size_cap and len(batch) > self.batch_size_cap:
-                for start in range(0, len(batch), self.batch_size_cap):
-                    part = batch[start: start + self.batch_size_cap]
-                    yield from self._forward_with_backoff([windows[i] for i in part], part)
-            else:
-                yield from self._forward_with_backoff([windows[i] for i in batch], batch)
+        for batch in make_batches([w.length for w in windows], size, max_tokens_per_batch):
+            yield from self._forward_with_backoff([windows[i] for i in batch], batch)

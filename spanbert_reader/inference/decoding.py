@@ -1,8 +1,9 @@
 """Span decoding: the one implementation shared by the reader, evaluation and training's dev evaluation.
 
-Per window the ``n_best`` best start tokens × ``n_best`` best end tokens are combined; a span is valid when
-both ends lie in the passage, ``end >= start``, it is at most ``max_answer_length`` tokens long and its start
-token has its maximal context in this window (so overlapping windows never count a start twice). The span's
+Per window every valid span is scored exactly (no top-n start × top-n end pruning) and the
+``n_best_per_window`` best are kept; a span is valid when both ends lie in the passage, ``end >= start``, it
+is at most ``max_answer_length`` tokens long and its start token has its maximal context in this window (so
+overlapping windows never count a start twice). The span's
 logit is ``start_logit + end_logit``; the window's null logit is the same sum at ``[CLS]`` (position 0).
 Candidates of all windows of a passage are merged (identical spans keep their best logit) and the passage's
 null logit is the minimum over its windows (SQuAD 2.0 rule).
@@ -29,6 +30,7 @@ class DecodeSettings:
 
     n_best_per_window: int = 20
     max_answer_length: int | None = 30
+    max_context_only: bool = True  # False: every window proposes starts (as TransformersExtractiveReader)
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_best_per_window, int) or self.n_best_per_window < 1:
@@ -48,47 +50,34 @@ class TokenSpan:
     logit: float
 
 
-def _top_indices(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest finite values, best first."""
-    if k < values.shape[0]:
-        index = np.argpartition(-values, k - 1)[:k]
-    else:
-        index = np.arange(values.shape[0])
-    index = index[np.isfinite(values[index])]
-    return index[np.argsort(-values[index], kind="stable")]
-
-
 def window_spans(start_logits: np.ndarray, end_logits: np.ndarray, window: Window,
                  settings: DecodeSettings) -> tuple[list[TokenSpan], float]:
-    """The best valid spans of one window (passage coordinates, best first) and the window's null logit."""
+    """The best valid spans of one window (passage coordinates, best first) and the window's null logit.
+
+    Exact: every (start, end) pair allowed by the rules is scored, so the best span is never pruned away
+    (``n_best_per_window`` only limits how many are kept). Cost is ``passage_length × max_answer_length``.
+    """
     offset, length = window.passage_offset, window.passage_length
     null_logit = float(start_logits[0] + end_logits[0])
     if length == 0:
         return [], null_logit
     starts = np.asarray(start_logits[offset: offset + length], dtype=np.float64)
     ends = np.asarray(end_logits[offset: offset + length], dtype=np.float64)
-    starts = np.where(window.max_context, starts, -np.inf)
-    k = settings.n_best_per_window
-    start_index = _top_indices(starts, k)
-    end_index = _top_indices(ends, k)
-    if start_index.size == 0 or end_index.size == 0:
-        return [], null_logit
-    s = start_index[:, None]
-    e = end_index[None, :]
-    valid = e >= s
-    if settings.max_answer_length is not None:
-        valid &= (e - s + 1) <= settings.max_answer_length
-    scores = np.where(valid, starts[s] + ends[e], -np.inf)
-    flat = scores.ravel()
-    count = min(k, int(valid.sum()))
+    if settings.max_context_only:
+        starts = np.where(window.max_context, starts, -np.inf)
+    span_width = length if settings.max_answer_length is None else min(settings.max_answer_length, length)
+    end_index = np.arange(length)[:, None] + np.arange(span_width)[None, :]  # (start, width) -> end token
+    padded_ends = np.concatenate([ends, np.full(span_width, -np.inf)])
+    scores = (starts[:, None] + padded_ends[end_index]).ravel()
+    count = min(settings.n_best_per_window, int(np.isfinite(scores).sum()))
     if count == 0:
         return [], null_logit
-    best = np.argpartition(-flat, count - 1)[:count]
-    best = best[np.argsort(-flat[best], kind="stable")]
-    rows, cols = np.divmod(best, e.shape[1])
+    best = np.argpartition(-scores, count - 1)[:count]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    rows, widths = np.divmod(best, span_width)
     shift = window.passage_start
-    spans = [TokenSpan(int(start_index[r]) + shift, int(end_index[c]) + shift, float(flat[b]))
-             for r, c, b in zip(rows, cols, best, strict=True)]
+    spans = [TokenSpan(int(r) + shift, int(r + w) + shift, float(scores[b]))
+             for r, w, b in zip(rows, widths, best, strict=True)]
     return spans, null_logit
 
 

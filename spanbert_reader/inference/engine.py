@@ -57,12 +57,14 @@ class ExtractiveQA:
         max_tokens_per_batch: optional padded-token budget per forward pass.
         use_token_type_ids: pass segment ids (question 0, passage 1), as BERT models are fine-tuned.
         windows_per_chunk: windows built at a time; bounds host memory for very large inputs.
+        packed: run batches unpadded (default when the model supports it); False pads per batch.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device | str = "cpu",
                  windows: WindowSettings | None = None, decode: DecodeSettings | None = None,
                  batch_size: int = 32, max_tokens_per_batch: int | None = None,
-                 use_token_type_ids: bool = True, windows_per_chunk: int = 4096) -> None:
+                 use_token_type_ids: bool = True, windows_per_chunk: int = 4096,
+                 packed: bool | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.model = model
@@ -72,7 +74,8 @@ class ExtractiveQA:
         self.batch_size = batch_size
         self.max_tokens_per_batch = max_tokens_per_batch
         self.windows_per_chunk = windows_per_chunk
-        self.runner = WindowRunner(model, torch.device(device), self.window_tokenizer.pad_id, use_token_type_ids)
+        self.runner = WindowRunner(model, torch.device(device), self.window_tokenizer.pad_id, use_token_type_ids,
+                                   packed=packed)
         self._lock = threading.Lock()  # one forward pass at a time per model
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:

@@ -8,6 +8,8 @@ from scratch and reads top to bottom. Attention runs through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,6 +72,51 @@ class DenseLayerNorm(nn.Module):
         return self.LayerNorm(self.dropout(self.dense(x)) + residual)
 
 
+@dataclass
+class PackedLayout:
+    """Where each sequence lies in a packed (total_tokens, hidden) batch: ``cu_seqlens`` = [0, l0, l0+l1, ...]."""
+
+    cu_seqlens: torch.Tensor  # (B + 1,) int32 on the model's device
+    lengths: list[int]
+    max_length: int
+
+    @classmethod
+    def from_lengths(cls, lengths: list[int], device: torch.device) -> PackedLayout:
+        offsets = [0]
+        for length in lengths:
+            offsets.append(offsets[-1] + length)
+        return cls(torch.tensor(offsets, dtype=torch.int32, device=device), list(lengths), max(lengths))
+
+
+def _varlen_attention():
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:  # older PyTorch
+        return None
+    return varlen_attn
+
+
+def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
+    """Attention over packed sequences (T, heads, head_dim), each attending only to itself.
+
+    On CUDA in fp16/bf16 this is PyTorch's variable-length flash attention; elsewhere one SDPA call per
+    sequence (no padding is ever computed).
+    """
+    varlen = _varlen_attention()
+    if varlen is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
+        cu = layout.cu_seqlens
+        return varlen(q, k, v, cu, cu, layout.max_length, layout.max_length)
+    outputs = []
+    start = 0
+    for length in layout.lengths:
+        stop = start + length
+        # (l, heads, d) -> (1, heads, l, d)
+        qs, ks, vs = (t[start:stop].transpose(0, 1).unsqueeze(0) for t in (q, k, v))
+        outputs.append(F.scaled_dot_product_attention(qs, ks, vs).squeeze(0).transpose(0, 1))
+        start = stop
+    return torch.cat(outputs, dim=0)
+
+
 class Attention(nn.Module):
     """Multi-head self-attention with BERT's post-LayerNorm residual block."""
 
@@ -82,7 +129,9 @@ class Attention(nn.Module):
         self.output = DenseLayerNorm(config.hidden_size, config.hidden_size, config.layer_norm_eps,
                                      config.hidden_dropout_prob)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | PackedLayout | None) -> torch.Tensor:
+        if isinstance(mask, PackedLayout):
+            return self._forward_packed(x, mask)
         batch, length, hidden = x.shape
 
         def heads(t: torch.Tensor) -> torch.Tensor:  # (B, L, H) -> (B, heads, L, head_dim)
@@ -93,6 +142,13 @@ class Attention(nn.Module):
             q, k, v, attn_mask=mask, dropout_p=self.dropout_p if self.training else 0.0
         )
         context = context.transpose(1, 2).reshape(batch, length, hidden)
+        return self.output(context, x)
+
+    def _forward_packed(self, x: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
+        total, hidden = x.shape
+        q, k, v = (proj(x).view(total, self.num_heads, self.head_dim)
+                   for proj in (self.self.query, self.self.key, self.self.value))
+        context = packed_attention(q, k, v, layout).reshape(total, hidden)
         return self.output(context, x)
 
 
@@ -108,7 +164,7 @@ class Layer(nn.Module):
                                      config.hidden_dropout_prob)
         self.act = activation(config.hidden_act)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | PackedLayout | None) -> torch.Tensor:
         x = self.attention(x, mask)
         return self.output(self.act(self.intermediate.dense(x)), x)
 
@@ -207,6 +263,23 @@ class SpanBertModel(nn.Module):
         mask = attention_mask_for_sdpa(attention_mask, x.dtype)
         return self.encoder(x, mask)
 
+    def forward_packed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, position_ids: torch.Tensor,
+                       layout: PackedLayout) -> torch.Tensor:
+        """Encode sequences packed end to end without padding: inputs (T,), output (T, hidden).
+
+        Same results as :meth:`forward` on the padded batch (within float tolerance), but no work is spent on
+        padding tokens: dense layers run on the real tokens only, attention per sequence.
+        """
+        if input_ids.dim() != 1:
+            raise ValueError(f"packed input_ids must have shape (total_tokens,), got {tuple(input_ids.shape)}")
+        if layout.max_length > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {layout.max_length} exceeds max_position_embeddings "
+                f"({self.config.max_position_embeddings}) of this model"
+            )
+        x = self.embeddings(input_ids, token_type_ids, position_ids)
+        return self.encoder(x, layout)
+
     def pool(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """The pooled [CLS] vector (needs the pooling layer)."""
         if self.pooler is None:
@@ -242,4 +315,5 @@ def init_linear_like_bert(module: nn.Linear, std: float) -> None:
         nn.init.zeros_(module.bias)
 
 
-__all__ = ["SpanBertModel", "Embeddings", "Layer", "Encoder", "activation", "init_linear_like_bert"]
+__all__ = ["SpanBertModel", "Embeddings", "Layer", "Encoder", "PackedLayout", "activation",
+           "init_linear_like_bert", "packed_attention"]

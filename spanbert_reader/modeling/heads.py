@@ -49,6 +49,11 @@ class SpanBertForQuestionAnswering(nn.Module):
         hidden = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         return self.span_logits(hidden)
 
+    def forward_packed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, position_ids: torch.Tensor,
+                       layout) -> SpanLogits:
+        """Start/end logits for packed sequences (see :meth:`SpanBertModel.forward_packed`); shapes (T,)."""
+        return self.span_logits(self.bert.forward_packed(input_ids, token_type_ids, position_ids, layout))
+
     def span_logits(self, hidden: torch.Tensor) -> SpanLogits:
         """Apply the span head to hidden states (float32, so decoding is stable in bf16/fp16 models)."""
         weight, bias = self.qa_outputs.weight, self.qa_outputs.bias

@@ -96,6 +96,8 @@ class SpanBERTReader:
     :param max_query_length: query tokens kept; longer queries are truncated.
     :param max_answer_length: longest answer in tokens (None: no limit).
     :param n_best_per_window: start and end candidates considered per window.
+    :param max_context_only: count a start token only in the window where it has the most context (BERT's
+        rule); False lets every overlapping window propose it, as TransformersExtractiveReader does.
     :param no_answer: add an answer with ``data=None`` whose score says how likely no span is right.
     :param no_answer_method: ``"null_logit"`` uses the model's [CLS] null score (SQuAD 2.0 models: the
         no-answer wins when ``null - best > null_threshold``); ``"estimate"`` is TransformersExtractiveReader's
@@ -114,6 +116,9 @@ class SpanBERTReader:
     :param use_token_type_ids: pass segment ids; set False only to reproduce readers that omit them.
     :param max_documents: refuse requests with more documents than this (None: no limit).
     :param max_document_chars: refuse documents longer than this many characters (None: no limit).
+    :param packed: run each batch's windows concatenated without padding (dense layers on real tokens only,
+        attention per window; variable-length flash attention on GPUs). False pads each batch to its longest
+        window instead. Both give the same answers within float tolerance.
     """
 
     def __init__(
@@ -128,6 +133,7 @@ class SpanBERTReader:
         max_query_length: int = 64,
         max_answer_length: int | None = 30,
         n_best_per_window: int = 20,
+        max_context_only: bool = True,
         no_answer: bool = True,
         no_answer_method: str = "auto",
         null_threshold: float | None = None,
@@ -139,6 +145,7 @@ class SpanBERTReader:
         use_token_type_ids: bool = True,
         max_documents: int | None = None,
         max_document_chars: int | None = None,
+        packed: bool = True,
     ) -> None:
         _checked_int("top_k", top_k, 0)
         _checked_int("batch_size", batch_size, 1)
@@ -153,7 +160,8 @@ class SpanBERTReader:
             raise ValueError(f"overlap_threshold must be in [0, 1] or None, got {overlap_threshold!r}")
         self.windows = WindowSettings(max_seq_length=max_seq_length, stride=stride,
                                       max_query_length=max_query_length)
-        self.decode = DecodeSettings(n_best_per_window=n_best_per_window, max_answer_length=max_answer_length)
+        self.decode = DecodeSettings(n_best_per_window=n_best_per_window, max_answer_length=max_answer_length,
+                                     max_context_only=max_context_only)
         self.model = str(model)
         self.device = ComponentDevice.resolve_device(device)
         self._device_given = device
@@ -165,6 +173,7 @@ class SpanBERTReader:
         self.max_query_length = max_query_length
         self.max_answer_length = max_answer_length
         self.n_best_per_window = n_best_per_window
+        self.max_context_only = max_context_only
         self.no_answer = no_answer
         self.no_answer_method = no_answer_method
         self.null_threshold = null_threshold
@@ -176,6 +185,7 @@ class SpanBERTReader:
         self.use_token_type_ids = use_token_type_ids
         self.max_documents = max_documents
         self.max_document_chars = max_document_chars
+        self.packed = packed
         self._engine: ExtractiveQA | None = None
         self._resolved_null_method = "estimate"
         self._resolved_null_threshold = 0.0 if null_threshold is None else float(null_threshold)
@@ -195,6 +205,7 @@ class SpanBERTReader:
             max_query_length=self.max_query_length,
             max_answer_length=self.max_answer_length,
             n_best_per_window=self.n_best_per_window,
+            max_context_only=self.max_context_only,
             no_answer=self.no_answer,
             no_answer_method=self.no_answer_method,
             null_threshold=self.null_threshold,
@@ -206,12 +217,14 @@ class SpanBERTReader:
             use_token_type_ids=self.use_token_type_ids,
             max_documents=self.max_documents,
             max_document_chars=self.max_document_chars,
+            packed=self.packed,
         )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SpanBERTReader:
         """Deserialise a component written by :meth:`to_dict`."""
-        params = data.get("init_parameters", {})
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}  # never mutate the caller's
+        params = data["init_parameters"]
         if params.get("device") is not None:
             params["device"] = ComponentDevice.from_dict(params["device"])
         deserialize_secrets_inplace(params, keys=["token"])
@@ -236,6 +249,7 @@ class SpanBERTReader:
         self._engine = ExtractiveQA(
             model, tokenizer, torch_device, windows=self.windows, decode=self.decode, batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch, use_token_type_ids=self.use_token_type_ids,
+            packed=self.packed,
         )
         logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f",
                     self.model, torch_device, dtype, self._resolved_null_method, self._resolved_null_threshold)
@@ -337,7 +351,7 @@ class SpanBERTReader:
             )
         decode = self.decode
         if max_answer_length is not None:
-            decode = DecodeSettings(self.n_best_per_window, max_answer_length)
+            decode = DecodeSettings(self.n_best_per_window, max_answer_length, self.max_context_only)
         return windows, decode
 
     @component.output_types(answers=list[ExtractedAnswer])

@@ -1,0 +1,151 @@
+"""`spanbert-qa` end to end on the embedded in-memory store (index in one process, ask in another)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spanbert_reader.cli import main
+
+FACTS = {
+    "txt": ("notes.txt", "The lighthouse of Alexandria was built on the island of Pharos around 280 BC."),
+    "md": ("guide.md", "# Volcanoes\n\nMount Etna is an active stratovolcano on the east coast of Sicily."),
+    "html": ("page.html", "<html><body><h1>Glaciers</h1><p>The Aletsch Glacier is the largest glacier in the "
+             "Alps, located in the canton of Valais.</p></body></html>"),
+}
+QUESTIONS = {
+    "txt": ("Where was the lighthouse of Alexandria built?", "notes.txt"),
+    "md": ("Where is Mount Etna stratovolcano?", "guide.md"),
+    "html": ("Which glacier is the largest in the Alps?", "page.html"),
+    "pdf": ("What does the quantum chromodynamics handbook describe?", "handbook.pdf"),
+    "json": ("What is the Okavango delta inland?", "squad.json"),
+    "jsonl": ("Which bird migrates across the Sahara?", "records.jsonl"),
+}
+
+
+def _make_corpus(folder: Path) -> Path:
+    folder.mkdir()
+    for name, text in FACTS.values():
+        (folder / name).write_text(text, encoding="utf-8")
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "The quantum chromodynamics handbook describes how quarks and gluons interact.")
+    pdf.output(str(folder / "handbook.pdf"))
+    squad = {"version": "v2.0", "data": [{"title": "Okavango", "paragraphs": [
+        {"context": "The Okavango Delta is a large inland delta in Botswana formed where the river reaches a basin.",
+         "qas": []}]}]}
+    (folder / "squad.json").write_text(json.dumps(squad))
+    (folder / "records.jsonl").write_text(
+        json.dumps({"text": "The barn swallow migrates across the Sahara every autumn.", "title": "Swallow"})
+        + "\n" + json.dumps({"text": "Camels store fat in their humps.", "title": "Camel"}) + "\n")
+    (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "empty.txt").write_text("")
+    (folder / "broken.json").write_text("{not json")
+    return folder
+
+
+def _cli(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("spanbert-qa")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "spanbert_reader.cli"]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, tiny_qa):
+    root = tmp_path_factory.mktemp("cli")
+    corpus = _make_corpus(root / "corpus")
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(root / "data"), "SPANBERT_MODEL": str(tiny_qa),
+           "HAYSTACK_TELEMETRY_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    result = _cli("index", str(corpus), "--no-progress", env=env)
+    return root, env, result
+
+
+def test_index_reports_files_passages_and_skips(indexed):
+    root, _, result = indexed
+    assert "Indexed 6 file(s) into 7 passage(s)" in result.stdout
+    assert "Skipped 3 file(s)" in result.stdout
+    assert "image.png: unsupported file type '.png'" in result.stdout
+    assert "empty.txt: empty file" in result.stdout
+    assert "broken.json: invalid JSON" in result.stdout
+    assert (root / "data" / "default.json").exists()
+
+
+@pytest.mark.parametrize("kind", sorted(QUESTIONS))
+def test_ask_finds_the_right_document_for_each_file_type(indexed, kind):
+    _, env, _ = indexed
+    question, source = QUESTIONS[kind]
+    result = _cli("ask", question, "--json", "--retriever-top-k", "1", "--top-k", "2", env=env)
+    payload = json.loads(result.stdout)
+    assert payload["question"] == question
+    spans = [a for a in payload["answers"] if not a.get("no_answer")]
+    assert spans, payload
+    for answer in spans:
+        assert answer["source"].endswith(source) or answer["meta"].get("file_path", "").endswith(source)
+        assert "»" + answer["answer"] + "«" in answer["context"]
+
+
+def test_ask_table_and_interactive_mode(indexed):
+    _, env, _ = indexed
+    exe = Path(sys.executable).with_name("spanbert-qa")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "spanbert_reader.cli"]
+    result = subprocess.run([*command, "ask", "--top-k", "1"], input="Where is Mount Etna?\nWhat is Pharos?\n",
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Q: ") == 2 and "score" in result.stdout and "»" in result.stdout
+
+
+def test_pipelines_command(capsys):
+    assert main(["pipelines"]) == 0
+    out = capsys.readouterr().out
+    assert "inmemory_qa" in out and "elasticsearch_hybrid_qa" in out
+
+
+def test_ask_without_index_says_index_first(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SPANBERT_DATA_DIR", str(tmp_path))
+    assert main(["ask", "What?"]) == 2
+    assert "run `spanbert-qa index PATH...` first" in capsys.readouterr().err
+
+
+def test_ask_with_unusable_model_explains(indexed, capsys, monkeypatch, tmp_path):
+    _, env, _ = indexed
+    monkeypatch.setenv("SPANBERT_DATA_DIR", env["SPANBERT_DATA_DIR"])
+    assert main(["ask", "What?", "--model", str(tmp_path / "missing-model")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "--model PATH" in err
+
+
+def test_offline_hub_default_explains(indexed, capsys, monkeypatch):
+    _, env, _ = indexed
+    monkeypatch.setenv("SPANBERT_DATA_DIR", env["SPANBERT_DATA_DIR"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SPANBERT_MODEL", raising=False)
+    assert main(["ask", "What?"]) == 2
+    err = capsys.readouterr().err
+    assert "Hugging Face hub" in err and "local folder" in err and "Traceback" not in err
+
+
+def test_unreachable_elasticsearch_is_exit_2_with_url(capsys, tmp_path):
+    (tmp_path / "a.txt").write_text("hello world")
+    assert main(["index", str(tmp_path), "--store", "elasticsearch", "--es-url", "http://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "Elasticsearch at http://127.0.0.1:9 is unreachable" in err
+    assert main(["ask", "q?", "--store", "elasticsearch", "--es-url", "http://127.0.0.1:9"]) == 2
+    assert "http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_empty_question_and_no_files(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPANBERT_DATA_DIR", str(tmp_path / "d"))
+    assert main(["ask", "   "]) == 2
+    assert "question is empty" in capsys.readouterr().err
+    (tmp_path / "x.bin").write_bytes(b"1")
+    assert main(["index", str(tmp_path / "x.bin"), "--no-progress"]) == 1
+    assert "No indexable files" in capsys.readouterr().err

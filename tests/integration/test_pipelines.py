@@ -1,0 +1,72 @@
+"""Bundled pipeline YAMLs: they load, round-trip, and refuse what they must refuse."""
+
+import pytest
+from haystack import Pipeline
+
+from spanbert_reader.pipelines import PipelineError, list_pipelines, load_pipeline, substitute
+
+EXPECTED = {"inmemory_qa", "elasticsearch_qa", "elasticsearch_hybrid_qa", "inmemory_indexing",
+            "inmemory_embedding_indexing", "elasticsearch_indexing", "elasticsearch_hybrid_indexing"}
+
+
+def test_all_expected_pipelines_are_bundled_with_descriptions():
+    bundled = list_pipelines()
+    assert EXPECTED <= set(bundled)
+    assert all(p.description for p in bundled.values())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_bundled_yaml_loads_and_round_trips(name, tiny_qa):
+    from helpers import minilm_path
+
+    pipeline = load_pipeline(name, {"SPANBERT_MODEL": str(tiny_qa), "EMBEDDING_MODEL": str(minilm_path())})
+    assert len(pipeline.graph.nodes) >= 2
+    again = Pipeline.loads(pipeline.dumps())  # plain Haystack loader, no allowlisting
+    a, b = again.to_dict(), pipeline.to_dict()
+    key = lambda c: (c["sender"], c["receiver"])  # noqa: E731
+    assert sorted(a.pop("connections"), key=key) == sorted(b.pop("connections"), key=key)
+    assert a == b
+
+
+def test_substitution_overrides_env_and_defaults():
+    env = {"A": "from-env"}
+    text = "a: ${A}\nb: ${B:-7}\nc: ${C:-x}"
+    assert substitute(text, {"C": 3}, environ=env) == "a: from-env\nb: 7\nc: 3"
+    with pytest.raises(PipelineError, match=r"f.yml, line 2: variable \$\{MISSING\} is not set"):
+        substitute("a: 1\nb: ${MISSING}", source="f.yml", environ={})
+
+
+def test_overrides_reach_components(tiny_qa):
+    pipeline = load_pipeline("inmemory_qa", {"SPANBERT_MODEL": str(tiny_qa), "RETRIEVER_TOP_K": 3,
+                                             "READER_TOP_K": 2})
+    assert pipeline.get_component("retriever").top_k == 3
+    reader = pipeline.get_component("reader")
+    assert reader.top_k == 2 and reader.model == str(tiny_qa)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("components:\n  reader:\n    type: [unclosed\n")
+    with pytest.raises(PipelineError, match=r"bad.yml, line \d+: malformed YAML"):
+        load_pipeline(path)
+
+
+@pytest.mark.parametrize("kind", ["os.system", "subprocess.Popen", "builtins.eval"])
+def test_types_outside_the_allowlist_are_refused_before_import(tmp_path, kind):
+    path = tmp_path / "evil.yml"
+    path.write_text(f"components:\n  x:\n    type: {kind}\n    init_parameters: {{}}\nconnections: []\n")
+    with pytest.raises(PipelineError, match=rf"evil.yml, line 3: type '{kind}' is not allowed"):
+        load_pipeline(path)
+
+
+def test_unknown_component_type_names_file_and_line(tmp_path):
+    path = tmp_path / "typo.yml"
+    path.write_text("components:\n  r:\n    type: haystack.components.readers.NoSuchReader\n"
+                    "    init_parameters: {}\nconnections: []\n")
+    with pytest.raises(PipelineError, match=r"typo.yml, line 3: .*NoSuchReader"):
+        load_pipeline(path)
+
+
+def test_unknown_pipeline_name():
+    with pytest.raises(PipelineError, match="Unknown pipeline 'nope'"):
+        load_pipeline("nope")
