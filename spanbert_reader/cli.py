@@ -61,6 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--top-k", type=int, default=3, help="answers to show")
     ask.add_argument("--retriever-top-k", type=int, default=10, help="passages the retriever hands the reader")
     ask.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    score = sub.add_parser("score", help="score SQuAD 1.1/2.0 predictions like the official script (JSON out)")
+    score.add_argument("--dataset", required=True, help="SQuAD-format dataset JSON")
+    score.add_argument("--predictions", required=True, help="JSON map: question id -> answer text ('' = none)")
+    score.add_argument("--null-odds", default=None, help="JSON map: question id -> no-answer odds")
+    score.add_argument("--null-threshold", type=float, default=1.0, help="no-answer when odds exceed this")
+
+    ev = sub.add_parser("eval", help="open-domain evaluation of retriever + reader on a SQuAD-format dataset")
+    ev.add_argument("--dataset", required=True, help="SQuAD 1.1/2.0 JSON file")
+    _store_args(ev)
+    ev.add_argument("--pipeline", default=None, help="QA pipeline name or YAML (default: inmemory_qa / "
+                    "elasticsearch_qa)")
+    ev.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
+    ev.add_argument("--retriever-top-k", default="1,5,10,20", help="comma-separated k values (default 1,5,10,20)")
+    ev.add_argument("--top-n", type=int, default=5, help="answers considered for top-n accuracy")
+    ev.add_argument("--output", default=None, help="folder for metrics.json, predictions.json, report.md, plot.png")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    ev.add_argument("--tune-null-threshold", action="store_true",
+                    help="store the F1-maximising no-answer threshold in the model folder")
+    ev.add_argument("--keep-index", action="store_true", help="keep the Elasticsearch evaluation index")
+    ev.add_argument("--batch-size", type=int, default=None, help="reader windows per batch")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -195,7 +217,142 @@ def cmd_ask(args: argparse.Namespace) -> int:
             _answer(pipeline, line.strip(), args)
 
 
-COMMANDS = {"pipelines": cmd_pipelines, "index": cmd_index, "ask": cmd_ask}
+def _read_json_map(path: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CLIError(f"Cannot read {what} {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CLIError(f"{what.capitalize()} {path} must be a JSON object mapping question ids to values.")
+    return data
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from spanbert_reader.evaluation.squad import load_squad, score_squad
+
+    try:
+        dataset = load_squad(args.dataset)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    predictions = _read_json_map(args.predictions, "predictions")
+    bad = [k for k, v in predictions.items() if not isinstance(v, str)]
+    if bad:
+        raise CLIError(f"Predictions must be strings; {len(bad)} are not (first: {bad[0]!r}).")
+    odds = None
+    if args.null_odds:
+        odds = {k: float(v) for k, v in _read_json_map(args.null_odds, "null odds").items()}
+    result = score_squad(dataset.raw, predictions, odds, args.null_threshold)
+    missing = result.pop("missing", [])
+    if missing:
+        print(f"spanbert-qa score: {len(missing)} question(s) have no prediction and were left out (as the "
+              "official script does)", file=sys.stderr)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import uuid
+    from pathlib import Path
+
+    from spanbert_reader.evaluation.odqa import (
+        context_documents,
+        document_store_of,
+        evaluate,
+        retrieval_function,
+        split_reader,
+        write_outputs,
+    )
+    from spanbert_reader.evaluation.squad import load_squad
+    from spanbert_reader.modeling import CheckpointError
+    from spanbert_reader.querying import inject_store
+    from spanbert_reader.stores import StoreError, check_elasticsearch
+
+    try:
+        ks = sorted({int(k) for k in args.retriever_top_k.split(",") if k.strip()})
+    except ValueError as exc:
+        raise CLIError(f"--retriever-top-k must be comma-separated integers, got {args.retriever_top_k!r}") from exc
+    if not ks or ks[0] < 1:
+        raise CLIError("--retriever-top-k values must be at least 1.")
+    try:
+        dataset = load_squad(args.dataset)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    if args.limit:
+        dataset.examples = dataset.examples[: args.limit]
+    if not dataset.examples:
+        raise CLIError(f"Dataset {args.dataset} has no usable questions.")
+    from spanbert_reader.component import DEFAULT_MODEL
+
+    model = args.model or os.environ.get("SPANBERT_MODEL") or DEFAULT_MODEL
+    if args.store == "elasticsearch" and not args.index:
+        args.index = f"spanbert-eval-{uuid.uuid4().hex[:8]}"
+    overrides = _overrides(args, SPANBERT_MODEL=model, RETRIEVER_TOP_K=ks[-1], READER_TOP_K=args.top_n)
+    name = args.pipeline or ("elasticsearch_qa" if args.store == "elasticsearch" else "inmemory_qa")
+    pipeline = _load(name, overrides)
+    retrieval, reader = split_reader(pipeline)
+    if args.batch_size:
+        reader.batch_size = args.batch_size
+    try:
+        reader.warm_up()
+    except CheckpointError as exc:
+        raise CLIError(f"{exc}\nPass a local reader checkpoint with --model PATH.") from exc
+    if args.store == "memory":
+        from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+        store = InMemoryDocumentStore(index=f"eval-{uuid.uuid4().hex[:8]}")
+        inject_store(retrieval, store)
+    else:
+        try:
+            check_elasticsearch(overrides["ELASTICSEARCH_URL"])
+        except StoreError as exc:
+            raise CLIError(str(exc)) from exc
+        store = document_store_of(retrieval)
+    documents, gold = context_documents(dataset.examples)
+    if any("embedding" in str(type(retrieval.get_component(n))).lower() for n in retrieval.graph.nodes):
+        from haystack_integrations.components.embedders.sentence_transformers import (
+            SentenceTransformersDocumentEmbedder,
+        )
+
+        embedder = SentenceTransformersDocumentEmbedder(
+            model=args.embedding_model or os.environ.get("EMBEDDING_MODEL") or "sentence-transformers/all-MiniLM-L6-v2",
+            progress_bar=not args.no_progress)
+        embedder.warm_up()
+        documents = embedder.run(documents=documents)["documents"]
+        gold = {key: next(d for d in documents if d.id == doc.id) for key, doc in gold.items()}
+    from haystack.document_stores.types import DuplicatePolicy
+
+    store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
+    retrieval.warm_up()
+    try:
+        result = evaluate(dataset, reader, retrieval_function(retrieval, not args.no_progress), gold, ks,
+                          top_n=args.top_n, progress=not args.no_progress)
+    finally:
+        if args.store == "elasticsearch" and not args.keep_index:
+            try:
+                store.client.indices.delete(index=overrides["INDEX"], ignore_unavailable=True)
+            except Exception as exc:  # cleanup must not hide the real error
+                print(f"warning: could not delete index {overrides['INDEX']}: {exc}", file=sys.stderr)
+    output = Path(args.output or f"eval-{Path(args.dataset).stem}")
+    write_outputs(result, output, run_name=f"{Path(args.dataset).name} / {name}")
+    print((output / "report.md").read_text())
+    print(f"Outputs in {output}/ (metrics.json, predictions.json, details.jsonl, report.md, plot.png)")
+    if args.tune_null_threshold:
+        tuned = result.metrics.get("oracle_null_threshold", {})
+        if "best_f1_thresh" not in tuned:
+            raise CLIError("No threshold to tune: the dataset has no questions scored with null odds.")
+        from spanbert_reader.component import write_null_threshold
+
+        local = Path(model).expanduser()
+        target = local if local.is_dir() else output
+        path = write_null_threshold(target, tuned["best_f1_thresh"], best_f1=tuned["best_f1"],
+                                    dataset=str(args.dataset))
+        note = "" if local.is_dir() else " (the model is not a local folder; copy it next to the weights)"
+        print(f"Stored no-answer threshold {tuned['best_f1_thresh']:.4f} in {path}{note}")
+    return 0
+
+
+COMMANDS = {"pipelines": cmd_pipelines, "index": cmd_index, "ask": cmd_ask, "score": cmd_score,
+            "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

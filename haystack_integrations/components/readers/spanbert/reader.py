@@ -270,6 +270,18 @@ class SpanBERTReader:
         )
         self._resolved_null_method = "null_logit" if trained_with_null else "estimate"
 
+    @property
+    def engine(self) -> ExtractiveQA:
+        """The inference core (loaded on first use)."""
+        self.warm_up()
+        assert self._engine is not None
+        return self._engine
+
+    @property
+    def checkpoint_folder(self) -> Path | None:
+        """The local folder of the loaded checkpoint."""
+        return getattr(self.engine.model, "checkpoint_folder", None)
+
     # ----------------------------------------------------------------- running
     def _validate(self, query: Any, documents: Any) -> list[Document]:
         if not isinstance(query, str):
@@ -301,8 +313,11 @@ class SpanBERTReader:
                            ", ".join(skipped))
         return usable
 
-    def _answers(self, query: str, documents: list[Document], prediction: QueryPrediction, top_k: int,
-                 score_threshold: float | None, no_answer: bool) -> list[ExtractedAnswer]:
+    def build_answers(self, query: str, documents: list[Document], prediction: QueryPrediction, top_k: int,
+                      score_threshold: float | None = None, no_answer: bool = True) -> list[ExtractedAnswer]:
+        """Turn an inference-core prediction over ``documents`` into sorted ``ExtractedAnswer`` objects
+        (used by ``run`` and by evaluation, so both apply the same scoring and no-answer rule)."""
+        self.warm_up()
         answers = [self._answer(query, documents[span.passage], span) for span in prediction.spans[:top_k]]
         if no_answer:
             answers.append(self._no_answer(query, prediction, answers))
@@ -436,6 +451,6 @@ class SpanBERTReader:
             overlap_threshold=overlap_threshold, windows=windows, decode=decode, progress=progress,
         )
         return {"answers": [
-            self._answers(q, docs, prediction, top_k, score_threshold, no_answer)
+            self.build_answers(q, docs, prediction, top_k, score_threshold, no_answer)
             for q, docs, prediction in zip(queries, usable, predictions, strict=True)
         ]}

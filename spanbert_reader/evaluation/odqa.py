@@ -1,0 +1,356 @@
+"""Open-domain QA evaluation: index a SQuAD dataset's contexts, retrieve for every question, read, and report
+where answers are lost (retriever vs. reader).
+
+The reader runs once per question over the top ``max(ks)`` passages; results for smaller ``k`` are derived from
+the same run, which is exact because every passage is decoded independently (no cross-passage normalisation):
+the answers for the top-``k`` passages are the spans of those passages, and their null logit is the minimum over
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from haystack import Document
+
+from spanbert_reader.evaluation.squad import SquadDataset, SquadExample, compute_exact, normalize_answer, score_squad
+from spanbert_reader.inference.engine import QueryPrediction
+
+logger = logging.getLogger(__name__)
+
+
+def dataset_dict(examples: Sequence[SquadExample]) -> dict[str, Any]:
+    """A clean SQuAD dictionary of the loaded examples (what the official scorer reads)."""
+    return {"version": "v2.0", "data": [{"title": "eval", "paragraphs": [
+        {"context": e.context, "qas": [{"id": e.id, "question": e.question,
+                                         "answers": [{"text": a, "answer_start": s}
+                                                     for a, s in zip(e.answers, e.answer_starts, strict=True)]}]}
+        for e in examples]}]}
+
+
+def context_documents(examples: Sequence[SquadExample]) -> tuple[list[Document], dict[tuple[int, int], Document]]:
+    """One Document per distinct paragraph (meta: title, article and paragraph index)."""
+    by_key: dict[tuple[int, int], Document] = {}
+    for e in examples:
+        if e.context_key not in by_key:
+            by_key[e.context_key] = Document(content=e.context, meta={
+                "title": e.title, "squad_article": e.article, "squad_paragraph": e.paragraph})
+    return list(by_key.values()), by_key
+
+
+def restrict(prediction: QueryPrediction, k: int) -> QueryPrediction:
+    """The prediction the reader would make from the first ``k`` passages only."""
+    nulls = prediction.passage_null_logits[:k]
+    present = [n for n in nulls if n is not None]
+    return QueryPrediction([s for s in prediction.spans if s.passage < k], min(present) if present else None, nulls)
+
+
+def answer_in(answers: Sequence[str], documents: Sequence[Document]) -> bool:
+    """A normalised gold answer occurs in a normalised passage."""
+    golds = [f" {normalize_answer(a)} " for a in answers if normalize_answer(a)]
+    passages = [f" {normalize_answer(d.content or '')} " for d in documents]
+    return any(g in p for g in golds for p in passages)
+
+
+@dataclass
+class QuestionRecord:
+    """Everything measured for one question (a line of details.jsonl)."""
+
+    id: str
+    question: str
+    answers: list[str]
+    is_impossible: bool
+    gold_id: str
+    gold_rank: int | None  # 1-based rank of the gold paragraph among the retrieved ones
+    retrieved_ids: list[str]
+    predictions: dict[int, str]  # k -> top-1 answer text ("" = no answer)
+    top_n: dict[int, list[str]]  # k -> top-n span texts
+    answer_in_passages: dict[int, bool]
+    oracle_prediction: str = ""
+    oracle_null_odds: float = 0.0
+    oracle_best_span: str = ""
+
+
+@dataclass
+class EvalResult:
+    """Metrics (``metrics``) and per-question records of an evaluation run."""
+
+    metrics: dict[str, Any]
+    records: list[QuestionRecord] = field(default_factory=list)
+    dataset: SquadDataset | None = None
+
+    def predictions(self, k: int) -> dict[str, str]:
+        return {r.id: r.predictions[k] for r in self.records}
+
+    def oracle_predictions(self) -> dict[str, str]:
+        return {r.id: r.oracle_prediction for r in self.records}
+
+    def null_odds(self) -> dict[str, float]:
+        return {r.id: r.oracle_null_odds for r in self.records}
+
+
+def _top1(answers) -> str:
+    return "" if not answers or answers[0].data is None else answers[0].data
+
+
+def _null_odds(prediction: QueryPrediction) -> float:
+    if prediction.best_logit is None:
+        return 1e9
+    if prediction.null_logit is None:
+        return -1e9
+    return prediction.null_logit - prediction.best_logit
+
+
+def read_all(reader, queries: list[str], passages: list[list[Document]], chunk: int,
+             progress: Callable[[int], None] | None) -> list[QueryPrediction]:
+    """Inference-core predictions (all spans kept) for each query over its passages, in chunks."""
+    engine = reader.engine
+    results: list[QueryPrediction] = []
+    for start in range(0, len(queries), chunk):
+        part_q = queries[start: start + chunk]
+        part_p = [[d.content for d in docs] for docs in passages[start: start + chunk]]
+        results.extend(engine.predict(part_q, part_p, top_k=None, overlap_threshold=reader.overlap_threshold))
+        if progress:
+            progress(len(part_q))
+    return results
+
+
+def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int], list[list[Document]]],
+             gold_documents: dict[tuple[int, int], Document], ks: Sequence[int], top_n: int = 5,
+             chunk: int = 256, progress: bool = True) -> EvalResult:
+    """Retrieve for every question, read, and compute every metric for each ``k`` in ``ks``."""
+    from tqdm.auto import tqdm
+
+    ks = sorted(set(ks))
+    max_k = ks[-1]
+    examples = dataset.examples
+    queries = [e.question for e in examples]
+    started = time.perf_counter()
+    retrieved = retrieve(queries, max_k)
+    retrieval_time = time.perf_counter() - started
+    bar = tqdm(total=2 * len(queries), desc="Reading", unit="question", disable=not progress)
+    read_started = time.perf_counter()
+    open_predictions = read_all(reader, queries, retrieved, chunk, bar.update)
+    gold_passages = [[gold_documents[e.context_key]] for e in examples]
+    oracle_predictions = read_all(reader, queries, gold_passages, chunk, bar.update)
+    bar.close()
+    read_time = time.perf_counter() - read_started
+
+    records: list[QuestionRecord] = []
+    for e, docs, gold, prediction, oracle in zip(examples, retrieved, gold_passages, open_predictions,
+                                                 oracle_predictions, strict=True):
+        gold_id = gold[0].id
+        ids = [d.id for d in docs]
+        record = QuestionRecord(e.id, e.question, e.answers, e.is_impossible, gold_id,
+                                ids.index(gold_id) + 1 if gold_id in ids else None, ids, {}, {}, {})
+        for k in ks:
+            answers = reader.build_answers(e.question, docs[:k], restrict(prediction, k), top_n)
+            record.predictions[k] = _top1(answers)
+            record.top_n[k] = [a.data for a in answers if a.data is not None][:top_n]
+            record.answer_in_passages[k] = answer_in(e.answers, docs[:k])
+        record.oracle_prediction = _top1(reader.build_answers(e.question, gold, oracle, 1))
+        record.oracle_null_odds = _null_odds(oracle)
+        best = oracle.spans[0] if oracle.spans else None
+        record.oracle_best_span = e.context[best.start: best.end] if best else ""
+        records.append(record)
+    metrics = compute_metrics(dataset, records, ks, top_n)
+    total_time = time.perf_counter() - started
+    metrics["timing"] = {
+        "questions": len(examples), "wall_time_s": total_time, "retrieval_s": retrieval_time, "reading_s": read_time,
+        "questions_per_s": len(examples) / total_time if total_time else None,
+        "passages_read": sum(len(d) for d in retrieved) + len(examples),
+    }
+    return EvalResult(metrics, records, dataset)
+
+
+def compute_metrics(dataset: SquadDataset, records: Sequence[QuestionRecord], ks: Sequence[int], top_n: int
+                    ) -> dict[str, Any]:
+    """All reported numbers from per-question records (scores through the official-compatible scorer)."""
+    examples = {e.id: e for e in dataset.examples}
+    clean = dataset_dict([examples[r.id] for r in records])
+    has = [r for r in records if not r.is_impossible]
+    per_k: dict[str, Any] = {}
+    for k in ks:
+        scores = score_squad(clean, {r.id: r.predictions[k] for r in records})
+        n_total = len(records)
+        per_k[str(k)] = {
+            "reader": scores,
+            "top_n_accuracy": (100.0 * sum(any(compute_exact(g, p) for g in r.answers for p in r.top_n[k])
+                                           for r in has) / len(has)) if has else None,
+            "retriever_recall": 100.0 * sum(r.gold_rank is not None and r.gold_rank <= k for r in records) / n_total,
+            "answer_recall": (100.0 * sum(r.answer_in_passages[k] for r in has) / len(has)) if has else None,
+            "mrr": sum(1.0 / r.gold_rank for r in records if r.gold_rank is not None and r.gold_rank <= k) / n_total,
+        }
+    oracle = score_squad(clean, {r.id: r.oracle_prediction for r in records})
+    oracle_odds = score_squad(clean, {r.id: r.oracle_best_span for r in records},
+                              na_probs={r.id: r.oracle_null_odds for r in records})
+    return {
+        "dataset": {"questions": len(records), "has_answer": len(has), "no_answer": len(records) - len(has),
+                    "data_report": dataset.report.as_dict()},
+        "top_n": top_n,
+        "ks": per_k,
+        "oracle": oracle,
+        "oracle_null_threshold": {k: oracle_odds[k] for k in ("best_exact", "best_exact_thresh", "best_f1",
+                                                               "best_f1_thresh") if k in oracle_odds},
+    }
+
+
+def write_outputs(result: EvalResult, output: Path, run_name: str = "spanbert-eval") -> dict[str, Path]:
+    """metrics.json, predictions.json (largest k), oracle_predictions.json, null_odds.json, details.jsonl,
+    report.md and plot.png in ``output``."""
+    output.mkdir(parents=True, exist_ok=True)
+    ks = sorted(int(k) for k in result.metrics["ks"])
+    paths = {name: output / name for name in ("metrics.json", "predictions.json", "oracle_predictions.json",
+                                               "null_odds.json", "details.jsonl", "report.md", "plot.png")}
+    paths["metrics.json"].write_text(json.dumps(result.metrics, indent=2) + "\n")
+    paths["predictions.json"].write_text(json.dumps(result.predictions(ks[-1]), ensure_ascii=False, indent=1))
+    paths["oracle_predictions.json"].write_text(json.dumps(result.oracle_predictions(), ensure_ascii=False, indent=1))
+    paths["null_odds.json"].write_text(json.dumps(result.null_odds(), indent=1))
+    with paths["details.jsonl"].open("w", encoding="utf-8") as handle:
+        for r in result.records:
+            handle.write(json.dumps({**r.__dict__, "predictions": {str(k): v for k, v in r.predictions.items()},
+                                     "top_n": {str(k): v for k, v in r.top_n.items()},
+                                     "answer_in_passages": {str(k): v for k, v in r.answer_in_passages.items()}},
+                                    ensure_ascii=False) + "\n")
+    paths["report.md"].write_text(markdown_report(result.metrics, run_name))
+    plot(result.metrics, paths["plot.png"])
+    return paths
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def markdown_report(metrics: dict[str, Any], run_name: str) -> str:
+    """A human-readable summary of ``metrics``."""
+    d = metrics["dataset"]
+    lines = [f"# Open-domain QA evaluation: {run_name}", "",
+             f"{d['questions']} questions ({d['has_answer']} answerable, {d['no_answer']} impossible).", "",
+             "| k | reader EM | reader F1 | HasAns F1 | NoAns acc. | top-n acc. | retriever recall@k "
+             "| answer recall@k | MRR@k |", "|---|---|---|---|---|---|---|---|---|"]
+    for k, m in metrics["ks"].items():
+        r = m["reader"]
+        lines.append(f"| {k} | {_fmt(r['exact'])} | {_fmt(r['f1'])} | {_fmt(r.get('HasAns_f1'))} | "
+                     f"{_fmt(r.get('NoAns_exact'))} | {_fmt(m['top_n_accuracy'])} | {_fmt(m['retriever_recall'])} | "
+                     f"{_fmt(m['answer_recall'])} | {m['mrr']:.3f} |")
+    o = metrics["oracle"]
+    lines += ["", f"Oracle reader (gold paragraph only): EM {_fmt(o['exact'])}, F1 {_fmt(o['f1'])}"
+              + (f" (HasAns F1 {_fmt(o.get('HasAns_f1'))}, NoAns {_fmt(o.get('NoAns_exact'))})"
+                 if "NoAns_exact" in o else "") + "."]
+    tuned = metrics.get("oracle_null_threshold") or {}
+    if "best_f1" in tuned:
+        lines.append(f"Best no-answer threshold on the oracle: {tuned['best_f1_thresh']:.3f} (F1 "
+                     f"{tuned['best_f1']:.2f}).")
+    report = d["data_report"]
+    problems = {k: v for k, v in report.items() if v}
+    lines += ["", "Data problems: " + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in problems.items())
+                                       if problems else "none") + "."]
+    if "timing" in metrics:
+        t = metrics["timing"]
+        lines.append(f"Wall time {t['wall_time_s']:.1f} s ({t['questions_per_s']:.2f} questions/s; "
+                     f"retrieval {t['retrieval_s']:.1f} s, reading {t['reading_s']:.1f} s).")
+    return "\n".join(lines) + "\n"
+
+
+def plot(metrics: dict[str, Any], path: Path) -> None:
+    """EM, F1, retriever recall and answer recall against k."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = [int(k) for k in metrics["ks"]]
+    series = {
+        "reader EM": [metrics["ks"][str(k)]["reader"]["exact"] for k in ks],
+        "reader F1": [metrics["ks"][str(k)]["reader"]["f1"] for k in ks],
+        "retriever recall@k": [metrics["ks"][str(k)]["retriever_recall"] for k in ks],
+        "answer recall@k": [metrics["ks"][str(k)]["answer_recall"] or 0.0 for k in ks],
+    }
+    figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
+    for label, values in series.items():
+        axis.plot(ks, values, marker="o", label=label)
+    axis.axhline(metrics["oracle"]["f1"], linestyle="--", color="grey", label="oracle reader F1")
+    axis.set_xscale("log")
+    axis.set_xticks(ks)
+    axis.set_xticklabels([str(k) for k in ks])
+    axis.set_xlabel("retrieved passages (k)")
+    axis.set_ylabel("%")
+    axis.set_ylim(0, 100)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def to_evaluation_run_result(result: EvalResult, k: int, run_name: str = "spanbert-eval"):
+    """The same run as a Haystack ``EvaluationRunResult`` (AnswerExactMatch, DocumentRecall, DocumentMRR)."""
+    from haystack.components.evaluators import (
+        AnswerExactMatchEvaluator,
+        DocumentMRREvaluator,
+        DocumentRecallEvaluator,
+    )
+    from haystack.evaluation import EvaluationRunResult
+
+    records = result.records
+    # Haystack's evaluators compare a Document field; records keep ids, so the id stands in as content.
+    gold = [[Document(id=r.gold_id, content=r.gold_id)] for r in records]
+    retrieved = [[Document(id=i, content=i) for i in r.retrieved_ids[:k]] for r in records]
+    gold_answers = [r.answers[0] if r.answers else "" for r in records]
+    predicted = [r.predictions[k] for r in records]
+    return EvaluationRunResult(
+        run_name=run_name,
+        inputs={"question": [r.question for r in records], "ground_truth_answer": gold_answers,
+                "predicted_answer": predicted},
+        results={
+            "exact_match": AnswerExactMatchEvaluator().run(ground_truth_answers=gold_answers,
+                                                           predicted_answers=predicted),
+            "document_recall": DocumentRecallEvaluator().run(ground_truth_documents=gold,
+                                                             retrieved_documents=retrieved),
+            "document_mrr": DocumentMRREvaluator().run(ground_truth_documents=gold, retrieved_documents=retrieved),
+        },
+    )
+
+
+def retrieval_function(pipeline, progress: bool = True) -> Callable[[list[str], int], list[list[Document]]]:
+    """Run a retrieval-only pipeline per question; returns the retrieved Documents (best first)."""
+    from tqdm.auto import tqdm
+
+    from spanbert_reader.querying import question_inputs
+
+    def retrieve(queries: list[str], k: int) -> list[list[Document]]:
+        results = []
+        for query in tqdm(queries, desc="Retrieving", unit="question", disable=not progress):
+            output = pipeline.run(question_inputs(pipeline, query))
+            docs = next((v["documents"] for v in output.values() if isinstance(v, dict) and "documents" in v), [])
+            results.append(list(docs)[:k])
+        return results
+
+    return retrieve
+
+
+def split_reader(pipeline):
+    """Remove the SpanBERTReader from a QA pipeline; return (retrieval-only pipeline, reader)."""
+    from spanbert_reader.component import SpanBERTReader
+
+    for name in list(pipeline.graph.nodes):
+        component = pipeline.get_component(name)
+        if isinstance(component, SpanBERTReader):
+            pipeline.remove_component(name)
+            return pipeline, component
+    raise ValueError("the pipeline has no SpanBERTReader component to evaluate")
+
+
+def document_store_of(pipeline):
+    """The document store the pipeline's retriever(s) read from (the first one found)."""
+    for name in pipeline.graph.nodes:
+        store = getattr(pipeline.get_component(name), "document_store", None)
+        if store is not None:
+            return store
+    raise ValueError("the pipeline has no retriever with a document_store")

@@ -1,0 +1,171 @@
+"""`spanbert-qa eval` end to end on a small SQuAD 2.0 fixture; every number checked by hand or recomputed
+independently from the per-question details."""
+
+import collections
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from spanbert_reader.cli import main
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+GOLD = {"q1": ["east coast of Sicily", "Sicily"], "q2": ["an active stratovolcano"], "q3": [],
+        "q4": ["The Aletsch Glacier"], "q5": [], "q6": ["the Valais canton"]}
+
+
+def _norm(text):  # an independent re-statement of the SQuAD normalisation
+    text = "".join(c for c in text.lower() if c not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def _f1(gold, pred):
+    g, p = _norm(gold).split(), _norm(pred).split()
+    if not g or not p:
+        return float(g == p)
+    same = sum((collections.Counter(g) & collections.Counter(p)).values())
+    return 0.0 if same == 0 else 2 * (same / len(p)) * (same / len(g)) / (same / len(p) + same / len(g))
+
+
+def _score(predictions):
+    em = [max(float(_norm(g) == _norm(predictions[q])) for g in (golds or [""])) for q, golds in GOLD.items()]
+    f1 = [max(_f1(g, predictions[q]) for g in (golds or [""])) for q, golds in GOLD.items()]
+    return 100 * sum(em) / len(em), 100 * sum(f1) / len(f1)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from helpers import make_qa_checkpoint
+
+    root = tmp_path_factory.mktemp("eval")
+    model = make_qa_checkpoint(root / "model")
+    out = root / "out"
+    code = main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "2,1",
+                 "--output", str(out), "--no-progress", "--tune-null-threshold", "--top-n", "3"])
+    assert code == 0
+    details = {d["id"]: d for d in map(json.loads, (out / "details.jsonl").read_text().splitlines())}
+    return model, out, json.loads((out / "metrics.json").read_text()), details
+
+
+def test_outputs_exist(run):
+    _, out, _, details = run
+    for name in ("metrics.json", "predictions.json", "oracle_predictions.json", "null_odds.json", "details.jsonl",
+                 "report.md", "plot.png"):
+        assert (out / name).stat().st_size > 0
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(details) == set(GOLD)
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert predictions == {q: d["predictions"]["2"] for q, d in details.items()}
+
+
+def test_data_problems_are_counted_not_fatal(run):
+    _, _, metrics, _ = run
+    assert metrics["dataset"] == {"questions": 6, "has_answer": 4, "no_answer": 2, "data_report": {
+        "missing_answers_key": 1, "reanchored_answers": 2, "unanchorable_answers": 1, "duplicate_ids": 1,
+        "empty_contexts": 1, "empty_questions": 0}}
+
+
+def test_retrieval_numbers_by_hand(run):
+    _, _, metrics, details = run
+    # BM25 over the two paragraphs: q5 ("... Mount Etna erupt ...") belongs to the glacier paragraph but ranks it
+    # second; every other question ranks its own paragraph first.
+    assert {q: d["gold_rank"] for q, d in details.items()} == {"q1": 1, "q2": 1, "q3": 1, "q4": 1, "q5": 2, "q6": 1}
+    k1, k2 = metrics["ks"]["1"], metrics["ks"]["2"]
+    assert k1["retriever_recall"] == pytest.approx(100 * 5 / 6) and k2["retriever_recall"] == 100.0
+    assert k1["mrr"] == pytest.approx(5 / 6) and k2["mrr"] == pytest.approx((5 + 0.5) / 6)
+    # q6's gold text is not in its paragraph (unanchorable): answer recall is 3 of 4 answerable questions
+    assert k1["answer_recall"] == 75.0 and k2["answer_recall"] == 75.0
+
+
+def test_reader_numbers_recomputed_from_details(run):
+    _, _, metrics, details = run
+    for k in ("1", "2"):
+        em, f1 = _score({q: d["predictions"][k] for q, d in details.items()})
+        assert metrics["ks"][k]["reader"]["exact"] == pytest.approx(em, abs=1e-9)
+        assert metrics["ks"][k]["reader"]["f1"] == pytest.approx(f1, abs=1e-9)
+        hits = [any(_norm(g) == _norm(p) for g in GOLD[q] for p in d["top_n"][k]) for q, d in details.items()
+                if GOLD[q]]
+        assert metrics["ks"][k]["top_n_accuracy"] == pytest.approx(100 * sum(hits) / 4)
+        assert all(len(d["top_n"][k]) <= 3 for d in details.values())
+    em, f1 = _score({q: d["oracle_prediction"] for q, d in details.items()})
+    assert metrics["oracle"]["exact"] == pytest.approx(em, abs=1e-9)
+    assert metrics["oracle"]["f1"] == pytest.approx(f1, abs=1e-9)
+    assert metrics["oracle"]["HasAns_total"] == 4 and metrics["oracle"]["NoAns_total"] == 2
+
+
+def test_k1_equals_a_reader_run_on_the_top_passage(run):
+    """Deriving smaller k from one run is exact: compare with the reader given only the top passage."""
+    from haystack import Document
+
+    from spanbert_reader import SpanBERTReader
+
+    model, _, _, details = run
+    dataset = json.loads(FIXTURE.read_text())
+    contexts = {p["context"]: p for a in dataset["data"] for p in a["paragraphs"] if p["context"].strip()}
+    ids = {Document(content=c, meta={"title": t, "squad_article": ai, "squad_paragraph": pi}).id: c
+           for ai, a in enumerate(dataset["data"]) for pi, p in enumerate(a["paragraphs"])
+           for c, t in [(p["context"], a["title"])] if c.strip()}
+    assert len(ids) == len(contexts) == 2
+    # the eval run used the estimate no-answer (its threshold file is written after the run)
+    reader = SpanBERTReader(model=str(model), top_k=3, no_answer_method="estimate")
+    questions = {}
+    for p in contexts.values():
+        for qa in p["qas"]:
+            questions.setdefault(qa["id"], qa["question"])  # the loader keeps the first of duplicate ids
+    for q, d in details.items():
+        top = ids[d["retrieved_ids"][0]]
+        answers = reader.run(query=questions[q], documents=[Document(content=top)])["answers"]
+        expected = "" if answers[0].data is None else answers[0].data
+        assert d["predictions"]["1"] == expected
+
+
+def test_tuned_threshold_is_stored_and_picked_up(run):
+    from spanbert_reader import SpanBERTReader
+
+    model, _, metrics, _ = run
+    stored = json.loads((model / "null_threshold.json").read_text())
+    assert stored["null_threshold"] == metrics["oracle_null_threshold"]["best_f1_thresh"]
+    reader = SpanBERTReader(model=str(model))
+    reader.warm_up()
+    assert reader._resolved_null_method == "null_logit"
+    assert reader._resolved_null_threshold == stored["null_threshold"]
+
+
+def test_haystack_evaluation_run_result(run, tmp_path):
+    from spanbert_reader.evaluation.odqa import EvalResult, QuestionRecord, to_evaluation_run_result
+
+    _, _, metrics, details = run
+    fields = QuestionRecord.__dataclass_fields__
+    records = []
+    for d in details.values():
+        d = {k: v for k, v in d.items() if k in fields}
+        d["predictions"] = {int(k): v for k, v in d["predictions"].items()}
+        records.append(QuestionRecord(**d))
+    result = to_evaluation_run_result(EvalResult(metrics, records), k=1)
+    assert result.results["document_recall"]["score"] == pytest.approx(metrics["ks"]["1"]["retriever_recall"] / 100)
+    assert result.results["document_mrr"]["score"] == pytest.approx(metrics["ks"]["1"]["mrr"])
+    assert len(result.inputs["question"]) == 6
+
+
+def test_bad_dataset_and_arguments(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"questions": []}))
+    assert main(["eval", "--dataset", str(bad), "--model", "x"]) == 2
+    assert "not in SQuAD format" in capsys.readouterr().err
+    assert main(["eval", "--dataset", str(FIXTURE), "--retriever-top-k", "1,x"]) == 2
+    assert "comma-separated integers" in capsys.readouterr().err
+
+
+def test_score_command_matches_library(run, capsys):
+    from spanbert_reader.evaluation.squad import load_squad, score_squad
+
+    _, out, _, _ = run
+    assert main(["score", "--dataset", str(FIXTURE), "--predictions", str(out / "oracle_predictions.json"),
+                 "--null-odds", str(out / "null_odds.json")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = score_squad(load_squad(FIXTURE).raw, json.loads((out / "oracle_predictions.json").read_text()),
+                           json.loads((out / "null_odds.json").read_text()))
+    expected.pop("missing", None)
+    assert printed == expected
