@@ -83,6 +83,58 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--keep-index", action="store_true", help="keep the Elasticsearch evaluation index")
     ev.add_argument("--batch-size", type=int, default=None, help="reader windows per batch")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    tr = sub.add_parser("train", help="fine-tune a checkpoint for extractive QA on SQuAD 1.1/2.0 JSON")
+    tr.add_argument("--train", required=True, help="SQuAD-format training file")
+    tr.add_argument("--dev", default=None, help="SQuAD-format dev file (EM/F1 during training, best kept)")
+    tr.add_argument("--model", required=True, help="checkpoint folder or hub id (base or QA)")
+    tr.add_argument("--output", required=True, help="output folder (HF-format checkpoint + tokenizer)")
+    tr.add_argument("--max-seq-length", type=int, default=384)
+    tr.add_argument("--stride", type=int, default=128, help="tokens of overlap between windows")
+    tr.add_argument("--max-query-length", type=int, default=64)
+    tr.add_argument("--learning-rate", "--lr", type=float, default=2e-5)
+    tr.add_argument("--weight-decay", type=float, default=0.01)
+    tr.add_argument("--warmup-ratio", type=float, default=0.1)
+    tr.add_argument("--batch-size", type=int, default=32, help="effective batch size")
+    tr.add_argument("--per-device-batch-size", type=int, default=None,
+                    help="windows per forward pass (gradient accumulation makes up --batch-size)")
+    tr.add_argument("--epochs", type=float, default=4.0)
+    tr.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    tr.add_argument("--seed", type=int, default=42)
+    tr.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
+    tr.add_argument("--gradient-checkpointing", action="store_true")
+    tr.add_argument("--eval-steps", type=int, default=None, help="dev evaluation every N steps (default: per epoch)")
+    tr.add_argument("--save-steps", type=int, default=None, help="save resumable state every N steps")
+    tr.add_argument("--resume", action="store_true", help="continue from the state saved in --output")
+    tr.add_argument("--stop-after", type=int, default=None,
+                    help="stop this run after N steps, saving resumable state (for time-sliced jobs)")
+    tr.add_argument("--train-limit", type=int, default=None, help="use only the first N training questions")
+    tr.add_argument("--dev-limit", type=int, default=None, help="use only the first N dev questions")
+    tr.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
+    tr.add_argument("--no-progress", action="store_true")
+
+    pt = sub.add_parser("pretrain", help="continue pre-training with span masking + span boundary objective")
+    source = pt.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", nargs="+", help="text/markdown files, JSONL or SQuAD JSON, or folders")
+    source.add_argument("--from-index", default=None, metavar="NAME", help="documents of an existing index")
+    pt.add_argument("--store", choices=["memory", "elasticsearch"], default="memory")
+    pt.add_argument("--data-dir", default=None)
+    pt.add_argument("--es-url", default=None)
+    pt.add_argument("--model", required=True, help="encoder checkpoint folder or hub id")
+    pt.add_argument("--output", required=True)
+    pt.add_argument("--max-seq-length", type=int, default=512)
+    pt.add_argument("--batch-size", type=int, default=32)
+    pt.add_argument("--per-device-batch-size", type=int, default=None)
+    pt.add_argument("--learning-rate", "--lr", type=float, default=1e-4)
+    pt.add_argument("--warmup-ratio", type=float, default=0.1)
+    pt.add_argument("--epochs", type=float, default=1.0)
+    pt.add_argument("--max-steps", type=int, default=None)
+    pt.add_argument("--mask-ratio", type=float, default=0.15)
+    pt.add_argument("--seed", type=int, default=42)
+    pt.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
+    pt.add_argument("--gradient-checkpointing", action="store_true")
+    pt.add_argument("--cpu", action="store_true")
+    pt.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -351,8 +403,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from spanbert_reader.modeling import CheckpointError
+    from spanbert_reader.training.finetune import FinetuneConfig, finetune
+
+    config = FinetuneConfig(
+        train=args.train, dev=args.dev, model=args.model, output=args.output, max_seq_length=args.max_seq_length,
+        stride=args.stride, max_query_length=args.max_query_length, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio, batch_size=args.batch_size,
+        per_device_batch_size=args.per_device_batch_size, epochs=args.epochs, max_steps=args.max_steps,
+        seed=args.seed, mixed_precision=args.mixed_precision, gradient_checkpointing=args.gradient_checkpointing,
+        eval_steps=args.eval_steps, save_steps=args.save_steps, resume=args.resume, stop_after=args.stop_after,
+        train_limit=args.train_limit,
+        dev_limit=args.dev_limit, cpu=args.cpu, progress=not args.no_progress)
+    try:
+        summary = finetune(config)
+    except (CheckpointError, ValueError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from exc
+    best = summary["best_dev"]
+    print(f"Trained {summary['steps']} steps in {summary['wall_time_s']:.0f} s "
+          f"({summary['steps_per_s']:.2f} steps/s, {summary['tokens_per_s']:.0f} tokens/s); model in {args.output}")
+    if best:
+        print(f"Best dev: EM {best['exact']:.2f} F1 {best['f1']:.2f} at step {best['step']}"
+              + (f"; no-answer threshold {best['null_threshold']:.3f} (F1 {best['best_f1']:.2f})"
+                 if "null_threshold" in best else ""))
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from spanbert_reader.modeling import CheckpointError
+    from spanbert_reader.stores import StoreError
+    from spanbert_reader.training.pretrain import PretrainConfig, pretrain
+
+    config = PretrainConfig(
+        model=args.model, output=args.output, corpus=args.corpus, from_index=args.from_index, store=args.store,
+        data_dir=args.data_dir, es_url=args.es_url, max_seq_length=args.max_seq_length, batch_size=args.batch_size,
+        per_device_batch_size=args.per_device_batch_size, learning_rate=args.learning_rate,
+        warmup_ratio=args.warmup_ratio, epochs=args.epochs, max_steps=args.max_steps, mask_ratio=args.mask_ratio,
+        seed=args.seed, mixed_precision=args.mixed_precision, gradient_checkpointing=args.gradient_checkpointing,
+        cpu=args.cpu, progress=not args.no_progress)
+    try:
+        summary = pretrain(config)
+    except (CheckpointError, StoreError, ValueError, FileNotFoundError) as exc:
+        raise CLIError(str(exc)) from exc
+    first, last = summary["history"][0], summary["history"][-1]
+    print(f"Pre-trained {summary['steps']} steps on {summary['blocks']} blocks in {summary['wall_time_s']:.0f} s "
+          f"({summary['tokens_per_s']:.0f} tokens/s); loss {first['loss']:.3f} -> {last['loss']:.3f}; "
+          f"encoder in {args.output}")
+    return 0
+
+
 COMMANDS = {"pipelines": cmd_pipelines, "index": cmd_index, "ask": cmd_ask, "score": cmd_score,
-            "eval": cmd_eval}
+            "eval": cmd_eval, "train": cmd_train, "pretrain": cmd_pretrain}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,9 @@ def tiny_vocab(cased: bool = False) -> dict[str, int]:
     if cased:
         chars += string.ascii_uppercase
     tokens += list(chars) + ["##" + c for c in chars]
-    words = WORDS + ([w.capitalize() for w in WORDS] if cased else [])
+    from synthetic_qa import VOCAB_WORDS
+
+    words = WORDS + VOCAB_WORDS + ([w.capitalize() for w in WORDS] if cased else [])
     tokens += [w for w in words if w not in tokens]
     return {t: i for i, t in enumerate(dict.fromkeys(tokens))}
 
@@ -67,4 +69,18 @@ def make_minilm_qa_checkpoint(folder: Path, seed: int = 0) -> Path:
     model = SpanBertForQuestionAnswering.from_pretrained(str(minilm_path()))
     torch.nn.init.normal_(model.qa_outputs.weight, std=0.2)
     model.save_pretrained(folder, tokenizer=load_tokenizer(str(minilm_path())))
+    return Path(folder)
+
+
+def make_tiny_qa_model(folder: Path, seed: int = 0, hidden: int = 64, layers: int = 2, max_positions: int = 128,
+                       base: bool = False) -> Path:
+    """A tiny random model of our own classes (QA, or a base encoder with ``base=True``) plus tokenizer."""
+    from spanbert_reader.modeling import SpanBertConfig, SpanBertForQuestionAnswering, SpanBertModel
+
+    tokenizer = tiny_tokenizer()
+    torch.manual_seed(seed)
+    config = SpanBertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                            num_attention_heads=4, intermediate_size=2 * hidden, max_position_embeddings=max_positions)
+    model = SpanBertModel(config) if base else SpanBertForQuestionAnswering(config)
+    model.save_pretrained(folder, tokenizer=tokenizer)
     return Path(folder)

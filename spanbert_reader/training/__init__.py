@@ -1,0 +1,1 @@
+"""Training: QA fine-tuning (``finetune``) and SpanBERT continued pre-training (``pretrain`` + ``masking``)."""

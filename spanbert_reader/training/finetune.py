@@ -1,0 +1,278 @@
+"""Fine-tune a SpanBERT/BERT checkpoint for extractive QA on SQuAD 1.1 / 2.0 JSON (SpanBERT's recipe).
+
+Windows come from the reader's own window code; a window without the answer, and an impossible question,
+target [CLS]; loss = mean of start and end cross-entropy. AdamW (lr 2e-5, weight decay 0.01 except biases and
+LayerNorm), linear warm-up over 10% then linear decay, batch 32 (gradient accumulation when the per-device batch
+is smaller), 4 epochs, gradient clipping 1.0. ``accelerate`` handles devices, mixed precision and multi-GPU.
+Dev evaluation uses the reader's decoder and the official-compatible scorer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import resource
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spanbert_reader.evaluation.squad import SquadExample, load_squad, score_squad
+from spanbert_reader.inference.decoding import DecodeSettings
+from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
+from spanbert_reader.training.features import TrainFeature, build_features, length_grouped_batches
+from spanbert_reader.training.optim import decay_parameter_groups, linear_warmup_decay, seed_everything
+
+logger = logging.getLogger(__name__)
+STATE_DIR = "training_state"
+
+
+@dataclass
+class FinetuneConfig:
+    """Options of ``spanbert-qa train`` (defaults: SpanBERT's fine-tuning recipe)."""
+
+    train: str
+    model: str
+    output: str
+    dev: str | None = None
+    max_seq_length: int = 384
+    stride: int = 128
+    max_query_length: int = 64
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    batch_size: int = 32
+    per_device_batch_size: int | None = None
+    epochs: float = 4.0
+    max_steps: int | None = None
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    mixed_precision: str = "no"
+    gradient_checkpointing: bool = False
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    resume: bool = False
+    stop_after: int | None = None  # stop this run after N steps (state saved; continue with resume)
+    dev_limit: int | None = None
+    train_limit: int | None = None
+    max_answer_length: int = 30
+    progress: bool = True
+    cpu: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def accumulation_steps(self) -> int:
+        per_device = self.per_device_batch_size or self.batch_size
+        if per_device > self.batch_size or self.batch_size % per_device:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
+                             f"({per_device})")
+        return self.batch_size // per_device
+
+
+def collate(features: list[TrainFeature], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest window; segment ids 0 for [CLS] query [SEP], 1 after."""
+    longest = max(f.length for f in features)
+    ids = np.full((len(features), longest), pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for row, f in enumerate(features):
+        ids[row, : f.length] = f.input_ids
+        mask[row, : f.length] = 1
+        types[row, f.passage_offset: f.length] = 1
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
+            "token_type_ids": torch.from_numpy(types),
+            "start_positions": torch.tensor([f.start_position for f in features]),
+            "end_positions": torch.tensor([f.end_position for f in features])}
+
+
+def span_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Mean of start and end cross-entropy; padding positions can never be targets."""
+    out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    pad = batch["attention_mask"] == 0
+    start = out.start_logits.masked_fill(pad, -1e4)
+    end = out.end_logits.masked_fill(pad, -1e4)
+    return (F.cross_entropy(start, batch["start_positions"]) + F.cross_entropy(end, batch["end_positions"])) / 2
+
+
+def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: WindowSettings, decode: DecodeSettings,
+                 device: torch.device, batch_size: int = 64) -> dict[str, Any]:
+    """Dev EM/F1 with the reader's decoder; for SQuAD 2.0 data also the best no-answer threshold."""
+    from spanbert_reader.evaluation.odqa import dataset_dict
+    from spanbert_reader.inference.engine import ExtractiveQA
+
+    was_training = model.training
+    model.eval()
+    engine = ExtractiveQA(model, tokenizer, device, windows=windows, decode=decode, batch_size=batch_size)
+    predictions = engine.predict([e.question for e in examples], [[e.context] for e in examples], top_k=1,
+                                 overlap_threshold=None)
+    model.train(was_training)
+    texts, odds = {}, {}
+    for e, p in zip(examples, predictions, strict=True):
+        best = p.spans[0] if p.spans else None
+        texts[e.id] = e.context[best.start: best.end] if best else ""
+        odds[e.id] = (p.null_logit - best.logit) if best and p.null_logit is not None else 1e9
+    clean = dataset_dict(examples)
+    if any(e.is_impossible for e in examples):
+        scores = score_squad(clean, texts, na_probs=odds, na_prob_thresh=0.0)
+        return {"exact": scores["exact"], "f1": scores["f1"], "best_exact": scores["best_exact"],
+                "best_f1": scores["best_f1"], "null_threshold": scores["best_f1_thresh"], "selection": "best_f1"}
+    scores = score_squad(clean, texts)
+    return {"exact": scores["exact"], "f1": scores["f1"], "selection": "f1"}
+
+
+def finetune(config: FinetuneConfig) -> dict[str, Any]:
+    """Run fine-tuning; returns a summary (steps, throughput, memory, dev metrics, loss history)."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    from spanbert_reader.component import write_null_threshold
+    from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
+
+    accumulation = config.accumulation_steps()
+    state_dir = Path(config.output) / STATE_DIR
+    if config.resume and not (state_dir / "trainer_state.json").exists():
+        raise FileNotFoundError(f"--resume: no saved training state in {state_dir}")
+    per_device = config.per_device_batch_size or config.batch_size
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=accumulation,
+                              cpu=config.cpu)
+    seed_everything(config.seed)
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    tokenizer = load_tokenizer(config.model)
+    model = SpanBertForQuestionAnswering.from_pretrained(config.model)
+    model.train()
+    if config.gradient_checkpointing:
+        model.bert.encoder.gradient_checkpointing = True
+    windows = WindowSettings(config.max_seq_length, config.stride, config.max_query_length)
+    decode = DecodeSettings(20, config.max_answer_length)
+    window_tokenizer = WindowTokenizer(tokenizer)
+
+    train = load_squad(config.train)
+    train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
+    features, skipped = build_features(train_examples, window_tokenizer, windows)
+    if not features:
+        raise ValueError(f"{config.train} produced no training windows")
+    if skipped:
+        logger.warning("Skipped %d training question(s) whose answer could not be located in the context", skipped)
+    dev_examples: list[SquadExample] = []
+    if config.dev:
+        dev_examples = load_squad(config.dev).examples
+        dev_examples = dev_examples[: config.dev_limit] if config.dev_limit else dev_examples
+    lengths = [f.length for f in features]
+    batches_per_epoch = math.ceil(len(features) / per_device)
+    steps_per_epoch = max(1, math.ceil(batches_per_epoch / accumulation))
+    total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
+    warmup = int(config.warmup_ratio * total_steps)
+
+    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
+    scheduler = linear_warmup_decay(optimizer, warmup, total_steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    pad_id = window_tokenizer.pad_id
+
+    state = {"global_step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "history": []}
+    if config.resume:
+        accelerator.load_state(str(state_dir))
+        state = json.loads((state_dir / "trainer_state.json").read_text())
+        logger.info("Resumed at step %d (epoch %d, batch %d)", state["global_step"], state["epoch"],
+                    state["batch_in_epoch"])
+
+    def save_state() -> None:
+        accelerator.save_state(str(state_dir))
+        if accelerator.is_main_process:
+            (state_dir / "trainer_state.json").write_text(json.dumps(state))
+
+    def save_model(metrics: dict[str, Any] | None) -> None:
+        if not accelerator.is_main_process:
+            return
+        unwrapped = accelerator.unwrap_model(model)
+        unwrapped.config.extra["trained_with_null"] = any(e.is_impossible for e in train_examples)
+        unwrapped.save_pretrained(output, tokenizer=tokenizer)
+        if metrics and "null_threshold" in metrics:
+            write_null_threshold(output, metrics["null_threshold"], best_f1=metrics["best_f1"], dev=config.dev)
+
+    def run_dev() -> dict[str, Any]:
+        metrics = evaluate_dev(accelerator.unwrap_model(model), tokenizer, dev_examples, windows, decode,
+                               accelerator.device)
+        metrics["step"] = state["global_step"]
+        value = metrics[metrics["selection"]]
+        if state["best"] is None or value > state["best"][metrics["selection"]]:
+            state["best"] = metrics
+            save_model(metrics)
+        accelerator.print(f"step {state['global_step']}: dev EM {metrics['exact']:.2f} F1 {metrics['f1']:.2f}"
+                          + (f" best-threshold F1 {metrics['best_f1']:.2f}" if "best_f1" in metrics else ""))
+        state.setdefault("dev", []).append(metrics)
+        return metrics
+
+    bar = tqdm(total=total_steps, initial=state["global_step"], desc="Fine-tuning", unit="step",
+               disable=not config.progress or not accelerator.is_local_main_process)
+    started = time.perf_counter()
+    tokens = 0
+    steps_this_run = 0
+    running_loss = 0.0
+    while state["global_step"] < total_steps and not (config.stop_after and steps_this_run >= config.stop_after):
+        batches = length_grouped_batches(lengths, per_device, config.seed + state["epoch"])
+        for index, batch_indices in enumerate(batches):
+            if index < state["batch_in_epoch"]:
+                continue
+            batch = collate([features[i] for i in batch_indices], pad_id)
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            with accelerator.accumulate(model):
+                loss = span_loss(model, batch)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            tokens += int(batch["attention_mask"].sum())
+            running_loss += float(loss.detach()) / accumulation
+            state["batch_in_epoch"] = index + 1
+            if not accelerator.sync_gradients:
+                continue
+            state["global_step"] += 1
+            steps_this_run += 1
+            lr = scheduler.get_last_lr()[0]
+            state["history"].append({"step": state["global_step"], "loss": running_loss, "lr": lr})
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(loss=f"{running_loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens / elapsed:.0f}")
+            bar.update(1)
+            running_loss = 0.0
+            if dev_examples and config.eval_steps and state["global_step"] % config.eval_steps == 0:
+                run_dev()
+            if config.save_steps and state["global_step"] % config.save_steps == 0:
+                save_state()
+            if state["global_step"] >= total_steps or (config.stop_after and steps_this_run >= config.stop_after):
+                break
+        else:
+            state["epoch"] += 1
+            state["batch_in_epoch"] = 0
+            if dev_examples and not config.eval_steps:
+                run_dev()
+            continue
+        break
+    bar.close()
+    elapsed = time.perf_counter() - started
+    final_metrics = None
+    if dev_examples and (not state.get("dev") or state["dev"][-1]["step"] != state["global_step"]):
+        final_metrics = run_dev()
+    if not dev_examples:
+        save_model(None)
+    save_state()
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if accelerator.device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    summary = {
+        "steps": state["global_step"], "steps_this_run": steps_this_run, "wall_time_s": elapsed,
+        "steps_per_s": steps_this_run / elapsed if elapsed else None,
+        "tokens_per_s": tokens / elapsed if elapsed else None,
+        "peak_memory_mb": peak, "train_windows": len(features), "skipped_questions": skipped,
+        "best_dev": state["best"], "final_dev": final_metrics or (state.get("dev") or [None])[-1],
+        "config": {k: v for k, v in asdict(config).items() if k != "extra"},
+        "history": state["history"],
+    }
+    if accelerator.is_main_process:
+        (output / "training_log.json").write_text(json.dumps(summary, indent=2))
+    return summary

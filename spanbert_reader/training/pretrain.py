@@ -1,0 +1,240 @@
+"""Continued pre-training with SpanBERT's objectives (span masking + span boundary objective) on a corpus.
+
+Blocks are single segments ``[CLS] tokens [SEP]`` of up to ``max_seq_length`` tokens that stay inside one document
+and end at word boundaries; masking is drawn afresh for every batch. The result is an encoder checkpoint in
+Hugging Face BERT format that ``spanbert-qa train`` and transformers' ``BertModel`` load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import resource
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from spanbert_reader.training.masking import IGNORE, SpanMasker, sbo_targets
+from spanbert_reader.training.optim import decay_parameter_groups, linear_warmup_decay, seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainConfig:
+    """Options of ``spanbert-qa pretrain``."""
+
+    model: str
+    output: str
+    corpus: list[str] | None = None
+    from_index: str | None = None
+    store: str = "memory"
+    data_dir: str | None = None
+    es_url: str | None = None
+    max_seq_length: int = 512
+    batch_size: int = 32
+    per_device_batch_size: int | None = None
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_grad_norm: float = 1.0
+    mask_ratio: float = 0.15
+    seed: int = 42
+    mixed_precision: str = "no"
+    gradient_checkpointing: bool = False
+    progress: bool = True
+    cpu: bool = False
+
+
+def read_corpus(paths: Iterable[str]) -> list[str]:
+    """Documents from text/markdown files (one per file), JSON lines / JSON records and SQuAD JSON (contexts)."""
+    from haystack_integrations.components.converters.spanbert.records import QARecordsToDocument
+
+    documents: list[str] = []
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"Corpus path {raw} does not exist")
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    converter = QARecordsToDocument()
+    for path in files:
+        if path.suffix.lower() in (".json", ".jsonl"):
+            documents.extend(d.content for d in converter.run(sources=[path])["documents"])
+        elif path.suffix.lower() in (".txt", ".md", ".text", ".markdown"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                documents.append(text)
+        else:
+            logger.warning("Skipping %s: pre-training reads .txt, .md, .json and .jsonl", path)
+    return [d for d in dict.fromkeys(documents) if d and d.strip()]
+
+
+def read_index(index: str, store: str = "memory", data_dir: str | None = None, es_url: str | None = None
+               ) -> list[str]:
+    """Documents of an existing index (the corpus a user searches)."""
+    if store == "memory":
+        from spanbert_reader.stores import load_memory_store
+
+        documents = load_memory_store(index, data_dir, must_exist=True).filter_documents()
+    else:
+        from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
+
+        documents = ElasticsearchDocumentStore(hosts=es_url or "http://localhost:9200", index=index).filter_documents()
+    return [d.content for d in documents if d.content and d.content.strip()]
+
+
+@dataclass
+class Block:
+    """Token ids of one block with word indices (-1 for [CLS]/[SEP])."""
+
+    input_ids: np.ndarray
+    word_ids: np.ndarray
+
+
+def make_blocks(documents: Sequence[str], tokenizer, max_seq_length: int) -> list[Block]:
+    """Cut each document into blocks of whole words, ``[CLS] ... [SEP]``, never crossing documents."""
+    from tokenizers import Tokenizer
+
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    capacity = max_seq_length - 2
+    blocks: list[Block] = []
+    for encoding in backend.encode_batch(list(documents), add_special_tokens=False):
+        ids = np.asarray(encoding.ids, dtype=np.int64)
+        words = np.asarray([-1 if w is None else w for w in encoding.word_ids], dtype=np.int64)
+        start = 0
+        while start < len(ids):
+            end = min(start + capacity, len(ids))
+            if end < len(ids):  # step back to a word start so no word is split across blocks
+                boundary = end
+                while boundary > start and words[boundary] == words[boundary - 1]:
+                    boundary -= 1
+                end = boundary if boundary > start else end
+            chunk_words = words[start:end] - words[start]
+            blocks.append(Block(np.concatenate([[cls_id], ids[start:end], [sep_id]]),
+                                np.concatenate([[-1], chunk_words, [-1]])))
+            start = end
+    return [b for b in blocks if b.input_ids.shape[0] > 3]
+
+
+def collate_masked(blocks: Sequence[Block], masker: SpanMasker, pad_id: int) -> dict[str, torch.Tensor]:
+    """Mask each block and pad the batch; SBO targets are flattened with their row index."""
+    masked = [masker(b.input_ids, b.word_ids) for b in blocks]
+    longest = max(m.input_ids.shape[0] for m in masked)
+    ids = np.full((len(masked), longest), pad_id, dtype=np.int64)
+    labels = np.full_like(ids, IGNORE)
+    attention = np.zeros_like(ids)
+    rows, left, right, offsets, targets = [], [], [], [], []
+    for row, m in enumerate(masked):
+        n = m.input_ids.shape[0]
+        ids[row, :n] = m.input_ids
+        labels[row, :n] = m.labels
+        attention[row, :n] = 1
+        lft, rgt, off, tgt = sbo_targets(m.spans, m.labels)
+        rows += [row] * len(tgt)
+        left += lft
+        right += rgt
+        offsets += off
+        targets += tgt
+    as_tensor = lambda x: torch.tensor(x, dtype=torch.long)  # noqa: E731
+    return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(attention),
+            "labels": torch.from_numpy(labels), "sbo_batch": as_tensor(rows), "sbo_left": as_tensor(left),
+            "sbo_right": as_tensor(right), "sbo_offsets": as_tensor(offsets), "sbo_targets": as_tensor(targets)}
+
+
+def pretrain(config: PretrainConfig) -> dict[str, Any]:
+    """Run continued pre-training; returns a summary (steps, throughput, memory, loss history)."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    from spanbert_reader.modeling import load_tokenizer
+    from spanbert_reader.modeling.pretraining import SpanBertForPreTraining
+
+    per_device = config.per_device_batch_size or config.batch_size
+    if config.batch_size % per_device:
+        raise ValueError("batch_size must be a multiple of per_device_batch_size")
+    accumulation = config.batch_size // per_device
+    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=accumulation,
+                              cpu=config.cpu)
+    seed_everything(config.seed)
+    if config.corpus:
+        documents = read_corpus(config.corpus)
+    elif config.from_index:
+        documents = read_index(config.from_index, config.store, config.data_dir, config.es_url)
+    else:
+        raise ValueError("pass corpus paths or an index to pre-train on")
+    if not documents:
+        raise ValueError("the corpus holds no text")
+    tokenizer = load_tokenizer(config.model)
+    model = SpanBertForPreTraining.from_encoder(config.model)
+    if config.max_seq_length > model.config.max_position_embeddings:
+        raise ValueError(f"max_seq_length {config.max_seq_length} exceeds the model's "
+                         f"{model.config.max_position_embeddings} positions")
+    if config.gradient_checkpointing:
+        model.bert.encoder.gradient_checkpointing = True
+    model.train()
+    blocks = make_blocks(documents, tokenizer, config.max_seq_length)
+    special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id, tokenizer.unk_token_id}
+    masker = SpanMasker(tokenizer.mask_token_id, model.config.vocab_size, special, config.mask_ratio,
+                        seed=config.seed)
+    steps_per_epoch = max(1, math.ceil(len(blocks) / config.batch_size))
+    total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
+    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
+    scheduler = linear_warmup_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    rng = np.random.default_rng(config.seed)
+    history = []
+    tokens = steps = 0
+    bar = tqdm(total=total_steps, desc="Pre-training", unit="step", disable=not config.progress)
+    started = time.perf_counter()
+    running = {"loss": 0.0, "mlm": 0.0, "sbo": 0.0}
+    while steps < total_steps:
+        order = rng.permutation(len(blocks))
+        for start in range(0, len(order), per_device):
+            batch = collate_masked([blocks[i] for i in order[start: start + per_device]], masker,
+                                   tokenizer.pad_token_id)
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            with accelerator.accumulate(model):
+                out = model(**batch)
+                accelerator.backward(out.loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            tokens += int(batch["attention_mask"].sum())
+            for key, value in (("loss", out.loss), ("mlm", out.mlm), ("sbo", out.sbo)):
+                running[key] += float(value.detach()) / accumulation
+            if not accelerator.sync_gradients:
+                continue
+            steps += 1
+            history.append({"step": steps, **running, "lr": scheduler.get_last_lr()[0]})
+            bar.set_postfix(loss=f"{running['loss']:.3f}", mlm=f"{running['mlm']:.3f}", sbo=f"{running['sbo']:.3f}")
+            bar.update(1)
+            running = {"loss": 0.0, "mlm": 0.0, "sbo": 0.0}
+            if steps >= total_steps:
+                break
+    bar.close()
+    elapsed = time.perf_counter() - started
+    output = Path(config.output)
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).bert.save_pretrained(output, tokenizer=tokenizer)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if accelerator.device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    summary = {"steps": steps, "wall_time_s": elapsed, "steps_per_s": steps / elapsed if elapsed else None,
+               "tokens_per_s": tokens / elapsed if elapsed else None, "peak_memory_mb": peak,
+               "documents": len(documents), "blocks": len(blocks), "config": asdict(config), "history": history}
+    if accelerator.is_main_process:
+        (output / "pretraining_log.json").write_text(json.dumps(summary, indent=2))
+    return summary
