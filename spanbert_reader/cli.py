@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
     tr.add_argument("--no-progress", action="store_true")
 
+    sv = sub.add_parser("serve", help="serve the QA pipeline over HTTP (Hayhooks): POST /spanbert_qa/run")
+    _store_args(sv)
+    sv.add_argument("--pipeline", default=None, help="QA pipeline name or YAML file")
+    sv.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=1416)
+    sv.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger requests get 413")
+
     pt = sub.add_parser("pretrain", help="continue pre-training with span masking + span boundary objective")
     source = pt.add_mutually_exclusive_group(required=True)
     source.add_argument("--corpus", nargs="+", help="text/markdown files, JSONL or SQuAD JSON, or folders")
@@ -453,8 +461,35 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from spanbert_reader.stores import StoreError, check_elasticsearch, load_memory_store
+
+    settings = {"SPANBERT_SERVE_STORE": args.store, "SPANBERT_SERVE_PIPELINE": args.pipeline,
+                "SPANBERT_SERVE_INDEX": args.index, "SPANBERT_DATA_DIR": args.data_dir, "SPANBERT_MODEL": args.model,
+                "ELASTICSEARCH_URL": args.es_url, "EMBEDDING_MODEL": args.embedding_model}
+    for key, value in settings.items():
+        if value:
+            os.environ[key] = str(value)
+    try:  # fail fast, before the server starts, when there is nothing to serve
+        if args.store == "memory":
+            load_memory_store(args.index or "default", args.data_dir, must_exist=True)
+        else:
+            check_elasticsearch(args.es_url or os.environ.get("ELASTICSEARCH_URL") or "http://localhost:9200")
+    except StoreError as exc:
+        raise CLIError(str(exc)) from exc
+    import uvicorn
+
+    from spanbert_reader.serve.app import create_serving_app
+
+    app = create_serving_app(max_body_bytes=args.max_body_bytes)
+    print(f"Serving on http://{args.host}:{args.port}: POST /spanbert_qa/run, GET /health", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 COMMANDS = {"pipelines": cmd_pipelines, "index": cmd_index, "ask": cmd_ask, "score": cmd_score,
-            "eval": cmd_eval, "train": cmd_train, "pretrain": cmd_pretrain}
+            "eval": cmd_eval, "train": cmd_train, "pretrain": cmd_pretrain,
+            "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,7 +109,29 @@ def _null_odds(prediction: QueryPrediction) -> float:
 
 def read_all(reader, queries: list[str], passages: list[list[Document]], chunk: int,
              progress: Callable[[int], None] | None) -> list[QueryPrediction]:
-    """Inference-core predictions (all spans kept) for each query over its passages, in chunks."""
+    """Inference-core predictions (all spans kept) for each query over its passages, in chunks.
+
+    Under ``accelerate launch`` with several processes, questions are split between the processes (data
+    parallel) and the predictions gathered back in order.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        indices = list(range(len(queries)))
+        with state.split_between_processes(indices) as mine:
+            local = _read_chunks(reader, [queries[i] for i in mine], [passages[i] for i in mine], chunk, progress)
+            pairs = list(zip(mine, local, strict=True))
+        gathered = gather_object(pairs)
+        ordered = dict(gathered)
+        return [ordered[i] for i in indices]
+    return _read_chunks(reader, queries, passages, chunk, progress)
+
+
+def _read_chunks(reader, queries: list[str], passages: list[list[Document]], chunk: int,
+                 progress: Callable[[int], None] | None) -> list[QueryPrediction]:
     engine = reader.engine
     results: list[QueryPrediction] = []
     for start in range(0, len(queries), chunk):

@@ -68,8 +68,10 @@ class WindowRunner:
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device, pad_id: int,
-                 use_token_type_ids: bool = True, packed: bool | None = None) -> None:
+                 use_token_type_ids: bool = True, packed: bool | None = None,
+                 pad_to_multiple: int | None = None) -> None:
         self.model = model
+        self.pad_to_multiple = pad_to_multiple  # padded path: round lengths up (few shapes for torch.compile)
         # Packed (unpadded) execution when the model supports it: no compute is spent on padding.
         self.packed = hasattr(model, "forward_packed") if packed is None else packed
         if self.packed and not hasattr(model, "forward_packed"):
@@ -82,6 +84,8 @@ class WindowRunner:
 
     def _tensors(self, windows: Sequence[Window]) -> dict[str, torch.Tensor]:
         longest = max(w.length for w in windows)
+        if self.pad_to_multiple:
+            longest = -(-longest // self.pad_to_multiple) * self.pad_to_multiple
         input_ids = np.full((len(windows), longest), self.pad_id, dtype=np.int64)
         attention = np.zeros((len(windows), longest), dtype=np.int64)
         types = np.zeros((len(windows), longest), dtype=np.int64)

@@ -64,7 +64,7 @@ class ExtractiveQA:
                  windows: WindowSettings | None = None, decode: DecodeSettings | None = None,
                  batch_size: int = 32, max_tokens_per_batch: int | None = None,
                  use_token_type_ids: bool = True, windows_per_chunk: int = 4096,
-                 packed: bool | None = None) -> None:
+                 packed: bool | None = None, pad_to_multiple: int | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.model = model
@@ -75,7 +75,7 @@ class ExtractiveQA:
         self.max_tokens_per_batch = max_tokens_per_batch
         self.windows_per_chunk = windows_per_chunk
         self.runner = WindowRunner(model, torch.device(device), self.window_tokenizer.pad_id, use_token_type_ids,
-                                   packed=packed)
+                                   packed=packed, pad_to_multiple=pad_to_multiple)
         self._lock = threading.Lock()  # one forward pass at a time per model
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
@@ -90,36 +90,44 @@ class ExtractiveQA:
                 progress: Callable[[int], None] | None = None) -> list[QueryPrediction]:
         """Answer each ``queries[i]`` from ``passages[i]``; windows of all queries share batches.
 
-        ``progress``, when given, is called with the number of queries finished after each chunk.
+        Work is done in chunks of about ``windows_per_chunk`` windows (bounded memory); the next chunk is
+        tokenised in a worker thread while the model runs on the current one. ``progress``, when given, is
+        called with the number of queries finished after each chunk.
         """
+        from concurrent.futures import ThreadPoolExecutor
+
         if len(queries) != len(passages):
             raise ValueError(f"got {len(queries)} queries but {len(passages)} passage lists")
         window_settings = windows or self.windows
         decode_settings = decode or self.decode
         results: list[QueryPrediction | None] = [None] * len(queries)
         query_tokens = self.window_tokenizer.tokenize(list(queries))
+        chunks: list[list[int]] = []
         chunk: list[int] = []
-        chunk_windows = 0
+        estimate = 0
         for index, group in enumerate(passages):
             chunk.append(index)
-            chunk_windows += sum(1 + len(p) // 1000 for p in group)  # cheap estimate before tokenising
-            if chunk_windows >= self.windows_per_chunk:
-                self._predict_chunk(chunk, query_tokens, passages, top_k, overlap_threshold, window_settings,
-                                    decode_settings, results)
-                if progress:
-                    progress(len(chunk))
-                chunk, chunk_windows = [], 0
+            estimate += sum(1 + len(p) // 1000 for p in group)  # cheap window estimate before tokenising
+            if estimate >= self.windows_per_chunk:
+                chunks.append(chunk)
+                chunk, estimate = [], 0
         if chunk:
-            self._predict_chunk(chunk, query_tokens, passages, top_k, overlap_threshold, window_settings,
-                                decode_settings, results)
-            if progress:
-                progress(len(chunk))
+            chunks.append(chunk)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self._prepare_chunk, chunks[0], query_tokens, passages, window_settings) \
+                if chunks else None
+            for number, current in enumerate(chunks):
+                prepared = pending.result()
+                pending = pool.submit(self._prepare_chunk, chunks[number + 1], query_tokens, passages,
+                                      window_settings) if number + 1 < len(chunks) else None
+                self._run_chunk(current, prepared, top_k, overlap_threshold, decode_settings, results)
+                if progress:
+                    progress(len(current))
         return [r for r in results if r is not None]
 
-    def _predict_chunk(self, chunk: list[int], query_tokens: list[TokenizedText],
-                       passages: Sequence[Sequence[str]], top_k: int | None, overlap_threshold: float | None,
-                       window_settings: WindowSettings, decode_settings: DecodeSettings,
-                       results: list[QueryPrediction | None]) -> None:
+    def _prepare_chunk(self, chunk: list[int], query_tokens: list[TokenizedText],
+                       passages: Sequence[Sequence[str]], window_settings: WindowSettings
+                       ) -> tuple[list[tuple[int, int]], list[TokenizedText], list[Window]]:
         items: list[tuple[int, int]] = []  # (query index, passage index within its group)
         texts: list[str] = []
         for q in chunk:
@@ -130,6 +138,13 @@ class ExtractiveQA:
         all_windows: list[Window] = []
         for item, ((q, _), passage) in enumerate(zip(items, tokenized, strict=True)):
             all_windows.extend(self.window_tokenizer.windows(item, query_tokens[q].ids, passage, window_settings))
+        return items, tokenized, all_windows
+
+    def _run_chunk(self, chunk: list[int],
+                   prepared: tuple[list[tuple[int, int]], list[TokenizedText], list[Window]], top_k: int | None,
+                   overlap_threshold: float | None, decode_settings: DecodeSettings,
+                   results: list[QueryPrediction | None]) -> None:
+        items, tokenized, all_windows = prepared
         decoder = PassageDecoder(len(items), decode_settings)
         with self._lock:
             for batch in self.runner.run(all_windows, self.batch_size, self.max_tokens_per_batch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,8 @@ class SpanBERTReader:
     :param packed: run each batch's windows concatenated without padding (dense layers on real tokens only,
         attention per window; variable-length flash attention on GPUs). False pads each batch to its longest
         window instead. Both give the same answers within float tolerance.
+    :param compile: run the model through ``torch.compile`` (experimental, off by default): batches are padded
+        to multiples of 64 tokens so few shapes are compiled; the first batches of each shape are slow.
     """
 
     def __init__(
@@ -146,6 +149,7 @@ class SpanBERTReader:
         max_documents: int | None = None,
         max_document_chars: int | None = None,
         packed: bool = True,
+        compile: bool = False,
     ) -> None:
         _checked_int("top_k", top_k, 0)
         _checked_int("batch_size", batch_size, 1)
@@ -186,6 +190,8 @@ class SpanBERTReader:
         self.max_documents = max_documents
         self.max_document_chars = max_document_chars
         self.packed = packed
+        self.compile = compile
+        self._warm_lock = threading.Lock()
         self._engine: ExtractiveQA | None = None
         self._resolved_null_method = "estimate"
         self._resolved_null_threshold = 0.0 if null_threshold is None else float(null_threshold)
@@ -218,6 +224,7 @@ class SpanBERTReader:
             max_documents=self.max_documents,
             max_document_chars=self.max_document_chars,
             packed=self.packed,
+            compile=self.compile,
         )
 
     @classmethod
@@ -232,9 +239,15 @@ class SpanBERTReader:
 
     # ----------------------------------------------------------------- loading
     def warm_up(self) -> None:
-        """Load the model and tokenizer (once); resolve precision and the no-answer method."""
+        """Load the model and tokenizer (once, also when called from several threads); resolve precision and the
+        no-answer method."""
         if self._engine is not None:
             return
+        with self._warm_lock:
+            if self._engine is None:
+                self._load()
+
+    def _load(self) -> None:
         from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
         from spanbert_reader.modeling.checkpoint import resolve_checkpoint
 
@@ -246,11 +259,17 @@ class SpanBERTReader:
         dtype = resolve_precision(self.precision, torch_device)
         model.to(device=torch_device, dtype=dtype).eval()
         self._resolve_no_answer(folder, model.config.extra)
+        runnable = model
+        if self.compile:
+            import torch
+
+            runnable = torch.compile(model)
         self._engine = ExtractiveQA(
-            model, tokenizer, torch_device, windows=self.windows, decode=self.decode, batch_size=self.batch_size,
+            runnable, tokenizer, torch_device, windows=self.windows, decode=self.decode, batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch, use_token_type_ids=self.use_token_type_ids,
-            packed=self.packed,
+            packed=self.packed and not self.compile, pad_to_multiple=64 if self.compile else None,
         )
+        self._engine.model = model  # the plain module (checkpoint folder, config) for callers
         logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f",
                     self.model, torch_device, dtype, self._resolved_null_method, self._resolved_null_threshold)
 

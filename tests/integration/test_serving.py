@@ -1,0 +1,130 @@
+"""Serving and hardening: the HTTP endpoint (4xx cases), thread safety, run_async, secrets never dumped."""
+
+import asyncio
+import threading
+
+import pytest
+from haystack import Document
+
+from spanbert_reader import SpanBERTReader
+
+DOCS = [Document(content="Paris is the capital of France. The Seine flows through Paris."),
+        Document(content="Berlin is the capital of Germany and lies on the Spree."),
+        Document(content="Python is a programming language created by Guido van Rossum.")]
+QUERIES = ["What is the capital of France?", "Which river flows through Paris?", "Who created Python?",
+           "Where is Berlin?"]
+
+
+def _key(answers):
+    return [(a.data, a.document_offset and (a.document_offset.start, a.document_offset.end), round(a.score, 6))
+            for a in answers]
+
+
+def test_reader_is_thread_safe(minilm_qa):
+    reader = SpanBERTReader(model=str(minilm_qa), top_k=3)  # warm_up races on purpose
+    jobs = [(QUERIES[i % 4], DOCS[: 1 + i % 3]) for i in range(24)]
+    sequential_reader = SpanBERTReader(model=str(minilm_qa), top_k=3)
+    expected = [_key(sequential_reader.run(query=q, documents=d)["answers"]) for q, d in jobs]
+    results = [None] * len(jobs)
+    errors = []
+
+    def work(worker):
+        try:
+            for index in range(worker, len(jobs), 8):
+                q, d = jobs[index]
+                results[index] = _key(reader.run(query=q, documents=d)["answers"])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert results == expected
+
+
+def test_run_async_in_an_async_pipeline_run(minilm_qa):
+    from haystack import Pipeline
+
+    reader = SpanBERTReader(model=str(minilm_qa), top_k=2)
+    pipeline = Pipeline()
+    pipeline.add_component("reader", reader)
+
+    async def main():
+        single = await reader.run_async(query=QUERIES[0], documents=DOCS)
+        gathered = await asyncio.gather(*(pipeline.run_async({"reader": {"query": q, "documents": DOCS}})
+                                          for q in QUERIES))
+        return single, gathered
+
+    single, gathered = asyncio.run(main())
+    assert _key(single["answers"]) == _key(reader.run(query=QUERIES[0], documents=DOCS)["answers"])
+    for q, result in zip(QUERIES, gathered, strict=True):
+        assert _key(result["reader"]["answers"]) == _key(reader.run(query=q, documents=DOCS)["answers"])
+
+
+def test_secrets_never_appear_in_dumps(monkeypatch, tiny_qa):
+    from spanbert_reader.pipelines import load_pipeline
+
+    monkeypatch.setenv("ELASTIC_API_KEY", "super-secret-es-key")
+    monkeypatch.setenv("HF_TOKEN", "hf_super_secret_token")
+    pipeline = load_pipeline("elasticsearch_qa", {"SPANBERT_MODEL": str(tiny_qa)})
+    dumped = pipeline.dumps()
+    assert "super-secret-es-key" not in dumped and "hf_super_secret_token" not in dumped
+    assert "ELASTIC_API_KEY" in dumped and "HF_TOKEN" in dumped  # referenced by name only
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, minilm_qa):
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from spanbert_reader.stores import save_memory_store
+
+    root = tmp_path_factory.mktemp("serve")
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    store = InMemoryDocumentStore()
+    store.write_documents(DOCS)
+    save_memory_store(store, "default", root / "data")
+    env = {"SPANBERT_DATA_DIR": str(root / "data"), "SPANBERT_MODEL": str(minilm_qa),
+           "SPANBERT_SERVE_STORE": "memory"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from spanbert_reader.serve.app import create_serving_app
+
+    app = create_serving_app(root / "pipelines", max_body_bytes=2048)
+    with TestClient(app) as test_client:
+        yield test_client
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def test_endpoint_answers(client):
+    assert client.get("/health").json()["status"] == "ok"
+    response = client.post("/spanbert_qa/run", json={"question": "What is the capital of France?", "top_k": 2})
+    assert response.status_code == 200, response.text
+    payload = response.json()["result"] if "result" in response.json() else response.json()
+    answers = [a for a in payload["answers"] if not a.get("no_answer")]
+    assert 1 <= len(answers) <= 2
+    for a in answers:
+        assert {"answer", "score", "document_id", "start", "end", "context"} <= set(a)
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ({}, 422),  # missing question
+    ({"question": "   "}, 422),  # empty
+    ({"question": "ok?", "top_k": 0}, 422),
+    ({"question": "ok?", "top_k": 500}, 422),
+    ({"question": "ok?", "retriever_top_k": -1}, 422),
+    ({"question": "x" * 5000}, 413),  # oversized body
+])
+def test_endpoint_rejects_bad_requests_with_4xx(client, body, status):
+    response = client.post("/spanbert_qa/run", json=body)
+    assert response.status_code == status, response.text
+    assert "Traceback" not in response.text
