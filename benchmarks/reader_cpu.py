@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     rows = []
+    description = ""
     for size in args.sizes.split(","):
         n = args.queries if size == "minilm" else args.base_queries
         queries, passages, description = squad_workload(n, args.docs_per_query)
@@ -131,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     table = [
         f"## Reader on CPU: SpanBERTReader vs TransformersExtractiveReader ({datetime.date.today()})",
         "",
-        f"Machine: {machine_line()}. Workload: {description}. max_seq_length 384, stride 128, top_k 5, "
+        f"Machine: {machine_line()}. Workload: questions of {description.split(':')[0]}, each with "
+        f"{args.docs_per_query} paragraphs of its own article (its gold paragraph among them, like a retriever's "
+        f"top-{args.docs_per_query}); {args.queries} questions for MiniLM, {args.base_queries} for BERT-base. "
+        "max_seq_length 384, stride 128, top_k 5, "
         f"fp32 unless marked bf16 "
         f"(bf16 is opt-in on CPU: `precision=\"bf16\"`), "
         f"median of {args.rounds} alternating rounds, one `run()` per query. Command: "

@@ -25,6 +25,7 @@ from common import squad_workload, write_section  # noqa: E402
 from haystack import Document  # noqa: E402
 
 SIZES = {
+    "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
     "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
 }
@@ -58,6 +59,20 @@ def top(answers):
     return None if best is None else (best.document.id, best.document_offset.start, best.document_offset.end)
 
 
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def peak_gib() -> float:
+    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
+
+
+def reset_peak() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+
+
 def bench(size: str, queries, docs, ter_queries: int) -> dict:
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
@@ -71,29 +86,30 @@ def bench(size: str, queries, docs, ter_queries: int) -> dict:
         fp32.warm_up()
         windows = count_windows(ours, queries, docs)
         ours.run_batch(queries[:64], docs[:64])  # warm-up (kernels, allocator)
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+        sync()
+        reset_peak()
         start = time.perf_counter()
         ours_answers = ours.run_batch(queries, docs)["answers"]
-        torch.cuda.synchronize()
+        sync()
         ours_time = time.perf_counter() - start
-        ours_peak = torch.cuda.max_memory_allocated() / 2**30
+        ours_peak = peak_gib()
         fp32_answers = fp32.run_batch(queries, docs)["answers"]
         agree = sum(top(a) == top(b) for a, b in zip(ours_answers, fp32_answers, strict=True))
         del fp32
+        device_map = "cuda" if torch.cuda.is_available() else "cpu"
         ter = TransformersExtractiveReader(model=str(path), top_k=5,
-                                           model_kwargs={"dtype": torch.bfloat16, "device_map": "cuda"})
+                                           model_kwargs={"dtype": torch.bfloat16, "device_map": device_map})
         ter.warm_up()
         ter.run(query=queries[0], documents=docs[0])
         ter_windows = count_windows(ours, queries[:ter_queries], docs[:ter_queries])
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+        sync()
+        reset_peak()
         start = time.perf_counter()
         for q, d in zip(queries[:ter_queries], docs[:ter_queries], strict=True):
             ter.run(query=q, documents=d)
-        torch.cuda.synchronize()
+        sync()
         ter_time = time.perf_counter() - start
-        ter_peak = torch.cuda.max_memory_allocated() / 2**30
+        ter_peak = peak_gib()
     ours_rate, ter_rate = windows / ours_time, ter_windows / ter_time
     return {"size": size, "windows": windows, "ours_windows_per_s": ours_rate, "ter_windows_per_s": ter_rate,
             "ratio": ours_rate / ter_rate, "ours_peak_gib": ours_peak, "ter_peak_gib": ter_peak,
@@ -108,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ter-queries", type=int, default=200)
     parser.add_argument("--sizes", default="base,large")
     parser.add_argument("--write", action="store_true", help="also update BENCHMARKS.md")
+    parser.add_argument("--smoke-cpu", action="store_true",
+                        help="exercise the script on the CPU with tiny shapes (checks the code, measures nothing)")
     args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() and not args.smoke_cpu:
         print("No CUDA device: nothing measured.")
         return 1
     queries, passages, description = squad_workload(args.queries, args.docs_per_query)
@@ -118,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "reader_gpu.json").write_text(json.dumps(rows, indent=2))
-    device = torch.cuda.get_device_name(0)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU smoke run: not a measurement"
     lines = [f"## Reader on GPU ({datetime.date.today()}, {device})", "",
              f"Workload: {description}; max_seq_length 384, stride 128. Ours: bf16, packed batches with "
              "variable-length flash attention, `run_batch` over all queries. TER: bf16, one `run()` per query. "

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tune-null-threshold", action="store_true",
                     help="store the F1-maximising no-answer threshold in the model folder")
     ev.add_argument("--keep-index", action="store_true", help="keep the Elasticsearch evaluation index")
+    ev.add_argument("--distractors", nargs="+", default=None, metavar="PATH",
+                    help="extra passages indexed beside the dataset's paragraphs (text, JSONL, JSON records)")
     ev.add_argument("--batch-size", type=int, default=None, help="reader windows per batch")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -211,11 +213,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _qa_pipeline(args: argparse.Namespace):
     from spanbert_reader.component import DEFAULT_MODEL
+    from spanbert_reader.models import demo_model_path, explicit_model
     from spanbert_reader.querying import inject_store
     from spanbert_reader.stores import StoreError, check_elasticsearch, load_memory_store
 
-    model = args.model or os.environ.get("SPANBERT_MODEL") or DEFAULT_MODEL
-    overrides = _overrides(args, SPANBERT_MODEL=model, READER_TOP_K=args.top_k,
+    chosen = explicit_model(args.model)
+    overrides = _overrides(args, SPANBERT_MODEL=chosen or DEFAULT_MODEL, READER_TOP_K=args.top_k,
                            RETRIEVER_TOP_K=args.retriever_top_k)
     name = args.pipeline or ("elasticsearch_qa" if args.store == "elasticsearch" else "inmemory_qa")
     try:
@@ -229,18 +232,25 @@ def _qa_pipeline(args: argparse.Namespace):
                                  "PATH...` first.")
     except StoreError as exc:
         raise CLIError(str(exc)) from exc
-    pipeline = _load(name, overrides)
-    if store is not None:
-        inject_store(pipeline, store)
-    try:
-        pipeline.warm_up()
-    except Exception as exc:
-        from spanbert_reader.modeling import CheckpointError
+    from spanbert_reader.modeling import CheckpointError
 
-        if isinstance(exc, CheckpointError):
-            raise CLIError(f"{exc}\nPass a local reader checkpoint with --model PATH or SPANBERT_MODEL=PATH.") from exc
-        raise
-    return pipeline
+    def build(model: str):
+        pipeline = _load(name, {**overrides, "SPANBERT_MODEL": model})
+        if store is not None:
+            inject_store(pipeline, store)
+        pipeline.warm_up()
+        return pipeline
+
+    try:
+        return build(overrides["SPANBERT_MODEL"])
+    except CheckpointError as exc:
+        demo = demo_model_path()
+        if chosen is None and demo is not None:
+            print(f"spanbert-qa: the default hub model {DEFAULT_MODEL} is not available ({type(exc).__name__}); "
+                  f"using the bundled small demo model {demo} instead. Pass --model for a real SpanBERT "
+                  "checkpoint.", file=sys.stderr)
+            return build(str(demo))
+        raise CLIError(f"{exc}\nPass a local reader checkpoint with --model PATH or SPANBERT_MODEL=PATH.") from exc
 
 
 def _answer(pipeline, question: str, args: argparse.Namespace) -> None:
@@ -368,6 +378,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from exc
         store = document_store_of(retrieval)
     documents, gold = context_documents(dataset.examples)
+    if args.distractors:
+        from haystack import Document
+
+        from spanbert_reader.corpus import read_corpus
+
+        try:
+            extra = read_corpus(args.distractors)
+        except FileNotFoundError as exc:
+            raise CLIError(str(exc)) from exc
+        known = {d.content for d in documents}
+        documents = documents + [Document(content=t, meta={"distractor": True}) for t in extra if t not in known]
+        print(f"Indexing {len(documents)} passages ({len(documents) - len(gold)} distractors)", file=sys.stderr)
     if any("embedding" in str(type(retrieval.get_component(n))).lower() for n in retrieval.graph.nodes):
         from haystack_integrations.components.embedders.sentence_transformers import (
             SentenceTransformersDocumentEmbedder,

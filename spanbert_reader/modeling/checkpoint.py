@@ -209,6 +209,7 @@ def save_model(model: nn.Module, directory: str | os.PathLike, tokenizer: Any = 
     config.extra.pop("original_model_type", None)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(directory / "model.safetensors", 0o644)  # safetensors writes 0600; checkpoints are meant to be shared
     config.save(directory)
     if tokenizer is not None:
         tokenizer.save_pretrained(str(directory))

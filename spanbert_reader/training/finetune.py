@@ -14,7 +14,7 @@ import logging
 import math
 import resource
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +26,19 @@ from spanbert_reader.evaluation.squad import SquadExample, load_squad, score_squ
 from spanbert_reader.inference.decoding import DecodeSettings
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
 from spanbert_reader.training.features import TrainFeature, build_features, length_grouped_batches
-from spanbert_reader.training.optim import decay_parameter_groups, linear_warmup_decay, seed_everything
+from spanbert_reader.training.optim import (
+    TrainingSettings,
+    decay_parameter_groups,
+    linear_warmup_decay,
+    seed_everything,
+)
 
 logger = logging.getLogger(__name__)
 STATE_DIR = "training_state"
 
 
-@dataclass
-class FinetuneConfig:
+@dataclass(kw_only=True)
+class FinetuneConfig(TrainingSettings):
     """Options of ``spanbert-qa train`` (defaults: SpanBERT's fine-tuning recipe)."""
 
     train: str
@@ -44,16 +49,7 @@ class FinetuneConfig:
     stride: int = 128
     max_query_length: int = 64
     learning_rate: float = 2e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    batch_size: int = 32
-    per_device_batch_size: int | None = None
     epochs: float = 4.0
-    max_steps: int | None = None
-    max_grad_norm: float = 1.0
-    seed: int = 42
-    mixed_precision: str = "no"
-    gradient_checkpointing: bool = False
     eval_steps: int | None = None
     save_steps: int | None = None
     resume: bool = False
@@ -61,16 +57,6 @@ class FinetuneConfig:
     dev_limit: int | None = None
     train_limit: int | None = None
     max_answer_length: int = 30
-    progress: bool = True
-    cpu: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def accumulation_steps(self) -> int:
-        per_device = self.per_device_batch_size or self.batch_size
-        if per_device > self.batch_size or self.batch_size % per_device:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
-                             f"({per_device})")
-        return self.batch_size // per_device
 
 
 def collate(features: list[TrainFeature], pad_id: int) -> dict[str, torch.Tensor]:
@@ -269,8 +255,9 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         "steps_per_s": steps_this_run / elapsed if elapsed else None,
         "tokens_per_s": tokens / elapsed if elapsed else None,
         "peak_memory_mb": peak, "train_windows": len(features), "skipped_questions": skipped,
-        "best_dev": state["best"], "final_dev": final_metrics or (state.get("dev") or [None])[-1],
-        "config": {k: v for k, v in asdict(config).items() if k != "extra"},
+        "best_dev": state["best"], "dev_history": state.get("dev", []),
+        "final_dev": final_metrics or (state.get("dev") or [None])[-1],
+        "config": asdict(config),
         "history": state["history"],
     }
     if accelerator.is_main_process:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -42,3 +44,30 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@dataclass(kw_only=True)
+class TrainingSettings:
+    """Optimisation settings shared by fine-tuning and pre-training."""
+
+    batch_size: int = 32
+    per_device_batch_size: int | None = None
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    epochs: float = 1.0
+    max_steps: int | None = None
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    mixed_precision: str = "no"
+    gradient_checkpointing: bool = False
+    progress: bool = True
+    cpu: bool = False
+
+    def accumulation_steps(self) -> int:
+        """Gradient-accumulation steps that make ``per_device_batch_size`` add up to ``batch_size``."""
+        per_device = self.per_device_batch_size or self.batch_size
+        if per_device > self.batch_size or self.batch_size % per_device:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
+                             f"({per_device})")
+        return self.batch_size // per_device

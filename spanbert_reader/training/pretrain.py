@@ -12,7 +12,7 @@ import logging
 import math
 import resource
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from spanbert_reader.corpus import read_corpus
 from spanbert_reader.training.masking import IGNORE, SpanMasker, sbo_targets
-from spanbert_reader.training.optim import decay_parameter_groups, linear_warmup_decay, seed_everything
+from spanbert_reader.training.optim import (
+    TrainingSettings,
+    decay_parameter_groups,
+    linear_warmup_decay,
+    seed_everything,
+)
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class PretrainConfig:
-    """Options of ``spanbert-qa pretrain``."""
+@dataclass(kw_only=True)
+class PretrainConfig(TrainingSettings):
+    """Options of ``spanbert-qa pretrain`` (SpanBERT's pre-training learning rate 1e-4)."""
 
     model: str
     output: str
@@ -38,44 +44,8 @@ class PretrainConfig:
     data_dir: str | None = None
     es_url: str | None = None
     max_seq_length: int = 512
-    batch_size: int = 32
-    per_device_batch_size: int | None = None
     learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    epochs: float = 1.0
-    max_steps: int | None = None
-    max_grad_norm: float = 1.0
     mask_ratio: float = 0.15
-    seed: int = 42
-    mixed_precision: str = "no"
-    gradient_checkpointing: bool = False
-    progress: bool = True
-    cpu: bool = False
-
-
-def read_corpus(paths: Iterable[str]) -> list[str]:
-    """Documents from text/markdown files (one per file), JSON lines / JSON records and SQuAD JSON (contexts)."""
-    from haystack_integrations.components.converters.spanbert.records import QARecordsToDocument
-
-    documents: list[str] = []
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"Corpus path {raw} does not exist")
-        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    converter = QARecordsToDocument()
-    for path in files:
-        if path.suffix.lower() in (".json", ".jsonl"):
-            documents.extend(d.content for d in converter.run(sources=[path])["documents"])
-        elif path.suffix.lower() in (".txt", ".md", ".text", ".markdown"):
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if text.strip():
-                documents.append(text)
-        else:
-            logger.warning("Skipping %s: pre-training reads .txt, .md, .json and .jsonl", path)
-    return [d for d in dict.fromkeys(documents) if d and d.strip()]
 
 
 def read_index(index: str, store: str = "memory", data_dir: str | None = None, es_url: str | None = None
@@ -161,10 +131,8 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
     from spanbert_reader.modeling import load_tokenizer
     from spanbert_reader.modeling.pretraining import SpanBertForPreTraining
 
-    per_device = config.per_device_batch_size or config.batch_size
-    if config.batch_size % per_device:
-        raise ValueError("batch_size must be a multiple of per_device_batch_size")
-    accumulation = config.batch_size // per_device
+    accumulation = config.accumulation_steps()
+    per_device = config.batch_size // accumulation
     accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=accumulation,
                               cpu=config.cpu)
     seed_everything(config.seed)

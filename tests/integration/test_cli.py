@@ -123,11 +123,14 @@ def test_ask_with_unusable_model_explains(indexed, capsys, monkeypatch, tmp_path
     assert "does not exist" in err and "--model PATH" in err
 
 
-def test_offline_hub_default_explains(indexed, capsys, monkeypatch):
+def test_offline_hub_default_without_demo_model_explains(indexed, capsys, monkeypatch):
+    import spanbert_reader.models
+
     _, env, _ = indexed
     monkeypatch.setenv("SPANBERT_DATA_DIR", env["SPANBERT_DATA_DIR"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("SPANBERT_MODEL", raising=False)
+    monkeypatch.setattr(spanbert_reader.models, "demo_model_path", lambda: None)
     assert main(["ask", "What?"]) == 2
     err = capsys.readouterr().err
     assert "Hugging Face hub" in err and "local folder" in err and "Traceback" not in err
@@ -149,3 +152,17 @@ def test_empty_question_and_no_files(capsys, tmp_path, monkeypatch):
     (tmp_path / "x.bin").write_bytes(b"1")
     assert main(["index", str(tmp_path / "x.bin"), "--no-progress"]) == 1
     assert "No indexable files" in capsys.readouterr().err
+
+
+def test_offline_hub_default_falls_back_to_the_demo_model(indexed, capsys, monkeypatch):
+    import spanbert_reader.models
+
+    _, env, _ = indexed
+    monkeypatch.setenv("SPANBERT_DATA_DIR", env["SPANBERT_DATA_DIR"])
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SPANBERT_MODEL", raising=False)
+    monkeypatch.setattr(spanbert_reader.models, "demo_model_path", lambda: Path(env["SPANBERT_MODEL"]))
+    assert main(["ask", "Where is Mount Etna?", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "using the bundled small demo model" in captured.err
+    assert json.loads(captured.out)["answers"]

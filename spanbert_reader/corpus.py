@@ -1,0 +1,33 @@
+"""Read plain-text corpora (for pre-training and as evaluation distractors)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def read_corpus(paths: Iterable[str]) -> list[str]:
+    """Documents from text/markdown files (one per file), JSON lines / JSON records and SQuAD JSON (contexts)."""
+    from haystack_integrations.components.converters.spanbert.records import QARecordsToDocument
+
+    documents: list[str] = []
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise FileNotFoundError(f"Corpus path {raw} does not exist")
+        files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
+    converter = QARecordsToDocument()
+    for path in files:
+        if path.suffix.lower() in (".json", ".jsonl"):
+            documents.extend(d.content for d in converter.run(sources=[path])["documents"])
+        elif path.suffix.lower() in (".txt", ".md", ".text", ".markdown"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text.strip():
+                documents.append(text)
+        else:
+            logger.warning("Skipping %s: pre-training reads .txt, .md, .json and .jsonl", path)
+    return [d for d in dict.fromkeys(documents) if d and d.strip()]

@@ -1,0 +1,37 @@
+"""The README's main job with the shipped demo model: index examples/corpus, ask its questions, get them right."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from spanbert_reader.cli import main
+from spanbert_reader.evaluation.squad import normalize_answer
+from spanbert_reader.models import demo_model_path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = demo_model_path()
+pytestmark = pytest.mark.skipif(DEMO is None, reason="the demo model is not in this checkout "
+                                "(build it with scripts/build_demo_model.py)")
+
+
+def test_demo_model_answers_the_example_questions(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SPANBERT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SPANBERT_MODEL", raising=False)
+    assert main(["index", str(ROOT / "examples" / "corpus"), "--no-progress"]) == 0
+    capsys.readouterr()
+    lines = (ROOT / "examples" / "corpus" / "questions.jsonl").read_text().splitlines()
+    examples = [json.loads(line) for line in lines]
+    correct = []
+    for example in examples:
+        # no --model: offline, the CLI falls back to the bundled demo model
+        assert main(["ask", example["question"], "--json", "--top-k", "1"]) == 0
+        captured = capsys.readouterr()
+        assert "demo model" in captured.err
+        top = json.loads(captured.out)["answers"][0]
+        predicted = normalize_answer(top.get("answer") or "")
+        expected = normalize_answer(example["answer"])
+        correct.append(bool(predicted) and (expected in predicted or predicted in expected))
+    wrong = [e["question"] for e, ok in zip(examples, correct, strict=True) if not ok]
+    assert not wrong, f"wrong answers for {wrong}"
