@@ -69,6 +69,9 @@ with `spanbert-qa train`, or a hub QA fine-tune such as `mrm8488/spanbert-finetu
   `--pretrain-steps N`) and longer training; the one-epoch budget was set by the CPU time available.
 - Licences: the all-MiniLM-L6-v2 weights are Apache-2.0; SQuAD is CC BY-SA 4.0.
 
+Open-domain figures (the held-out questions over their paragraphs plus 10,033 Wikipedia summaries: retriever
+recall@k, reader EM/F1 on retrieved passages, oracle EM/F1) are in the project's BENCHMARKS.md ("Demo model").
+
 ## Learning curve (dev)
 
 | step | EM | F1 |

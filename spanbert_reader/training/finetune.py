@@ -30,6 +30,7 @@ from spanbert_reader.training.optim import (
     TrainingSettings,
     decay_parameter_groups,
     linear_warmup_decay,
+    make_accelerator,
     seed_everything,
 )
 
@@ -112,7 +113,6 @@ def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: Window
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Run fine-tuning; returns a summary (steps, throughput, memory, dev metrics, loss history)."""
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     from spanbert_reader.component import write_null_threshold
@@ -123,8 +123,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if config.resume and not (state_dir / "trainer_state.json").exists():
         raise FileNotFoundError(f"--resume: no saved training state in {state_dir}")
     per_device = config.per_device_batch_size or config.batch_size
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=accumulation,
-                              cpu=config.cpu)
+    accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)

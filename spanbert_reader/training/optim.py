@@ -71,3 +71,17 @@ class TrainingSettings:
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
                              f"({per_device})")
         return self.batch_size // per_device
+
+
+def make_accelerator(settings: TrainingSettings, accumulation: int):
+    """An ``accelerate.Accelerator`` for these settings.
+
+    Accelerate keeps one process-wide state; it is reset (keeping the distributed set-up) so that several
+    training runs with different mixed-precision settings can follow each other in one process.
+    """
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=accumulation,
+                       cpu=settings.cpu)

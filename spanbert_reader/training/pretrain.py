@@ -26,6 +26,7 @@ from spanbert_reader.training.optim import (
     TrainingSettings,
     decay_parameter_groups,
     linear_warmup_decay,
+    make_accelerator,
     seed_everything,
 )
 
@@ -125,7 +126,6 @@ def collate_masked(blocks: Sequence[Block], masker: SpanMasker, pad_id: int) -> 
 
 def pretrain(config: PretrainConfig) -> dict[str, Any]:
     """Run continued pre-training; returns a summary (steps, throughput, memory, loss history)."""
-    from accelerate import Accelerator
     from tqdm.auto import tqdm
 
     from spanbert_reader.modeling import load_tokenizer
@@ -133,8 +133,7 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
 
     accumulation = config.accumulation_steps()
     per_device = config.batch_size // accumulation
-    accelerator = Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=accumulation,
-                              cpu=config.cpu)
+    accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
     if config.corpus:
         documents = read_corpus(config.corpus)
