@@ -31,6 +31,7 @@ from spanbert_reader.training.optim import (
     decay_parameter_groups,
     linear_warmup_decay,
     make_accelerator,
+    optimisation_step,
     seed_everything,
 )
 
@@ -205,14 +206,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
                 continue
             batch = collate([features[i] for i in batch_indices], pad_id)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            with accelerator.accumulate(model):
-                loss = span_loss(model, batch)
-                accelerator.backward(loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
+            loss = optimisation_step(accelerator, model, optimizer, scheduler,
+                                     lambda batch=batch: span_loss(model, batch), config.max_grad_norm)
             tokens += int(batch["attention_mask"].sum())
             running_loss += float(loss.detach()) / accumulation
             state["batch_in_epoch"] = index + 1

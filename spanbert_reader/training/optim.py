@@ -85,3 +85,17 @@ def make_accelerator(settings: TrainingSettings, accumulation: int):
     AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=accumulation,
                        cpu=settings.cpu)
+
+
+def optimisation_step(accelerator, model, optimizer, scheduler, compute_loss, max_grad_norm: float):
+    """One micro-batch under ``accelerator.accumulate``: ``compute_loss()`` (a loss tensor, or an object with
+    ``.loss``), backward, and at accumulation boundaries gradient clipping; returns what ``compute_loss`` gave."""
+    with accelerator.accumulate(model):
+        output = compute_loss()
+        accelerator.backward(output if torch.is_tensor(output) else output.loss)
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    return output

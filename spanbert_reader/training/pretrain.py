@@ -27,6 +27,7 @@ from spanbert_reader.training.optim import (
     decay_parameter_groups,
     linear_warmup_decay,
     make_accelerator,
+    optimisation_step,
     seed_everything,
 )
 
@@ -172,14 +173,8 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
             batch = collate_masked([blocks[i] for i in order[start: start + per_device]], masker,
                                    tokenizer.pad_token_id)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            with accelerator.accumulate(model):
-                out = model(**batch)
-                accelerator.backward(out.loss)
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
+            out = optimisation_step(accelerator, model, optimizer, scheduler, lambda batch=batch: model(**batch),
+                                    config.max_grad_norm)
             tokens += int(batch["attention_mask"].sum())
             for key, value in (("loss", out.loss), ("mlm", out.mlm), ("sbo", out.sbo)):
                 running[key] += float(value.detach()) / accumulation
