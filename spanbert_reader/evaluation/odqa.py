@@ -99,14 +99,6 @@ def _top1(answers) -> str:
     return "" if not answers or answers[0].data is None else answers[0].data
 
 
-def _null_odds(prediction: QueryPrediction) -> float:
-    if prediction.best_logit is None:
-        return 1e9
-    if prediction.null_logit is None:
-        return -1e9
-    return prediction.null_logit - prediction.best_logit
-
-
 def read_all(reader, queries: list[str], passages: list[list[Document]], chunk: int,
              progress: Callable[[int], None] | None) -> list[QueryPrediction]:
     """Inference-core predictions (all spans kept) for each query over its passages, in chunks.
@@ -177,9 +169,8 @@ def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int],
             record.top_n[k] = [a.data for a in answers if a.data is not None][:top_n]
             record.answer_in_passages[k] = answer_in(e.answers, docs[:k])
         record.oracle_prediction = _top1(reader.build_answers(e.question, gold, oracle, 1))
-        record.oracle_null_odds = _null_odds(oracle)
-        best = oracle.spans[0] if oracle.spans else None
-        record.oracle_best_span = e.context[best.start: best.end] if best else ""
+        record.oracle_null_odds = oracle.null_odds
+        record.oracle_best_span = oracle.best_text([e.context])
         records.append(record)
     metrics = compute_metrics(dataset, records, ks, top_n)
     total_time = time.perf_counter() - started

@@ -42,6 +42,22 @@ class QueryPrediction:
     def best_logit(self) -> float | None:
         return self.spans[0].logit if self.spans else None
 
+    @property
+    def null_odds(self) -> float:
+        """SQuAD's no-answer odds ``null_logit - best_logit`` (1e9 when there is no span, -1e9 without a null)."""
+        if self.best_logit is None:
+            return 1e9
+        if self.null_logit is None:
+            return -1e9
+        return self.null_logit - self.best_logit
+
+    def best_text(self, passages: Sequence[str]) -> str:
+        """Text of the best span in ``passages`` (the texts the prediction was made from), "" when none."""
+        if not self.spans:
+            return ""
+        best = self.spans[0]
+        return passages[best.passage][best.start: best.end]
+
 
 class ExtractiveQA:
     """Answers queries from passages with a span model and a fast tokenizer.

@@ -100,9 +100,8 @@ def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: Window
     model.train(was_training)
     texts, odds = {}, {}
     for e, p in zip(examples, predictions, strict=True):
-        best = p.spans[0] if p.spans else None
-        texts[e.id] = e.context[best.start: best.end] if best else ""
-        odds[e.id] = (p.null_logit - best.logit) if best and p.null_logit is not None else 1e9
+        texts[e.id] = p.best_text([e.context])
+        odds[e.id] = p.null_odds
     clean = dataset_dict(examples)
     if any(e.is_impossible for e in examples):
         scores = score_squad(clean, texts, na_probs=odds, na_prob_thresh=0.0)

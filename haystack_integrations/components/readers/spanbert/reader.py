@@ -96,7 +96,8 @@ class SpanBERTReader:
         SpanBERT's scripts use the step instead: step = window passage length - stride).
     :param max_query_length: query tokens kept; longer queries are truncated.
     :param max_answer_length: longest answer in tokens (None: no limit).
-    :param n_best_per_window: start and end candidates considered per window.
+    :param n_best_per_window: best spans kept per window (every valid span is scored; this only bounds how many
+        candidates each window contributes).
     :param max_context_only: count a start token only in the window where it has the most context (BERT's
         rule); False lets every overlapping window propose it, as TransformersExtractiveReader does.
     :param no_answer: add an answer with ``data=None`` whose score says how likely no span is right.
