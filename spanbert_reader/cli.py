@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
     ev.add_argument("--tune-null-threshold", action="store_true",
                     help="store the F1-maximising no-answer threshold in the model folder")
+    ev.add_argument("--tune-fusion", action="store_true",
+                    help="grid-search the retriever weight and answer aggregation on this dataset and store the best "
+                         "in the model folder (fusion.json)")
+    ev.add_argument("--retriever-weight", type=float, default=None,
+                    help="score-fusion weight to evaluate (default: the model's fusion.json, else the built-in one)")
     ev.add_argument("--keep-index", action="store_true", help="keep the Elasticsearch evaluation index")
     ev.add_argument("--distractors", nargs="+", default=None, metavar="PATH",
                     help="extra passages indexed beside the dataset's paragraphs (text, JSONL, JSON records)")
@@ -215,7 +220,7 @@ def _qa_pipeline(args: argparse.Namespace):
     from spanbert_reader.component import DEFAULT_MODEL
     from spanbert_reader.models import demo_model_path, explicit_model
     from spanbert_reader.querying import inject_store
-    from spanbert_reader.stores import StoreError, check_elasticsearch, load_memory_store
+    from spanbert_reader.stores import StoreError, check_elasticsearch, has_embeddings, load_memory_store
 
     chosen = explicit_model(args.model)
     overrides = _overrides(args, SPANBERT_MODEL=chosen or DEFAULT_MODEL, READER_TOP_K=args.top_k,
@@ -230,6 +235,8 @@ def _qa_pipeline(args: argparse.Namespace):
             if store.count_documents() == 0:
                 raise StoreError(f"The in-memory index '{overrides['INDEX']}' is empty: run `spanbert-qa index "
                                  "PATH...` first.")
+            if args.pipeline is None and has_embeddings(store):
+                name = "inmemory_hybrid_qa"  # the index was built with --embed: BM25 + dense retrieval
     except StoreError as exc:
         raise CLIError(str(exc)) from exc
     from spanbert_reader.modeling import CheckpointError
@@ -298,7 +305,8 @@ def _read_json_map(path: str, what: str) -> dict[str, Any]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from spanbert_reader.evaluation.squad import load_squad, score_squad
+    from spanbert_reader.data.squad import load_squad
+    from spanbert_reader.evaluation.metrics import score_squad
 
     try:
         dataset = load_squad(args.dataset)
@@ -324,6 +332,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import uuid
     from pathlib import Path
 
+    from spanbert_reader.data.squad import load_squad
     from spanbert_reader.evaluation.odqa import (
         context_documents,
         document_store_of,
@@ -332,7 +341,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         split_reader,
         write_outputs,
     )
-    from spanbert_reader.evaluation.squad import load_squad
     from spanbert_reader.modeling import CheckpointError
     from spanbert_reader.querying import inject_store
     from spanbert_reader.stores import StoreError, check_elasticsearch
@@ -362,6 +370,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     retrieval, reader = split_reader(pipeline)
     if args.batch_size:
         reader.batch_size = args.batch_size
+    if args.retriever_weight is not None:
+        if args.retriever_weight < 0:
+            raise CLIError("--retriever-weight must be >= 0.")
+        reader.retriever_weight = args.retriever_weight
     try:
         reader.warm_up()
     except CheckpointError as exc:
@@ -381,7 +393,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.distractors:
         from haystack import Document
 
-        from spanbert_reader.corpus import read_corpus
+        from spanbert_reader.data.corpus import read_corpus
 
         try:
             extra = read_corpus(args.distractors)
@@ -407,7 +419,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     retrieval.warm_up()
     try:
         result = evaluate(dataset, reader, retrieval_function(retrieval, not args.no_progress), gold, ks,
-                          top_n=args.top_n, progress=not args.no_progress)
+                          top_n=args.top_n, progress=not args.no_progress, tune_fusion=args.tune_fusion)
     finally:
         if args.store == "elasticsearch" and not args.keep_index:
             try:
@@ -418,13 +430,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     write_outputs(result, output, run_name=f"{Path(args.dataset).name} / {name}")
     print((output / "report.md").read_text())
     print(f"Outputs in {output}/ (metrics.json, predictions.json, details.jsonl, report.md, plot.png)")
+    local = Path(model).expanduser()
+    if result.tuned_fusion is not None:
+        from spanbert_reader.inference.answers import write_fusion
+
+        best = result.tuned_fusion
+        target = local if local.is_dir() else output
+        path = write_fusion(target, best, dataset=str(args.dataset), pipeline=name, ks=ks,
+                            objective=result.metrics["fusion_tuning"]["objective"])
+        note = "" if local.is_dir() else " (the model is not a local folder; copy it next to the weights)"
+        print(f"Stored fusion settings (retriever weight {best.retriever_weight:g}, aggregation "
+              f"{'on' if best.aggregate else 'off'}) in {path}{note}")
     if args.tune_null_threshold:
         tuned = result.metrics.get("oracle_null_threshold", {})
         if "best_f1_thresh" not in tuned:
             raise CLIError("No threshold to tune: the dataset has no questions scored with null odds.")
-        from spanbert_reader.component import write_null_threshold
+        from spanbert_reader.inference.answers import write_null_threshold
 
-        local = Path(model).expanduser()
         target = local if local.is_dir() else output
         path = write_null_threshold(target, tuned["best_f1_thresh"], best_f1=tuned["best_f1"],
                                     dataset=str(args.dataset))

@@ -50,6 +50,12 @@ def load_memory_store(index: str = DEFAULT_INDEX, directory: str | os.PathLike |
     return InMemoryDocumentStore(index=index)
 
 
+def has_embeddings(store) -> bool:
+    """True when the in-memory store's documents carry embeddings (the index was built with ``--embed``)."""
+    first = next(iter(store.storage.values()), None)
+    return first is not None and first.embedding is not None
+
+
 def save_memory_store(store, index: str = DEFAULT_INDEX, directory: str | os.PathLike | None = None) -> Path:
     """Persist an in-memory store so another process (``spanbert-qa ask``) can load it."""
     path = memory_store_path(index, directory)

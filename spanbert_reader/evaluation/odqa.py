@@ -1,10 +1,10 @@
 """Open-domain QA evaluation: index a SQuAD dataset's contexts, retrieve for every question, read, and report
 where answers are lost (retriever vs. reader).
 
-The reader runs once per question over the top ``max(ks)`` passages; results for smaller ``k`` are derived from
-the same run, which is exact because every passage is decoded independently (no cross-passage normalisation):
-the answers for the top-``k`` passages are the spans of those passages, and their null logit is the minimum over
-them.
+The reader runs once per question over the top ``max(ks)`` passages and keeps every candidate span; the answers
+for each smaller ``k`` are then ranked again from the spans of the first ``k`` passages, with the retriever scores
+normalised over those ``k`` passages only. That is exact: passages are decoded independently, and score fusion and
+aggregation are recomputed per ``k`` (they depend on the retrieved set) from the reader logits.
 """
 
 from __future__ import annotations
@@ -19,19 +19,13 @@ from typing import Any
 
 from haystack import Document
 
-from spanbert_reader.evaluation.squad import SquadDataset, SquadExample, compute_exact, normalize_answer, score_squad
+from spanbert_reader.data.squad import SquadDataset, SquadExample, dataset_dict
+from spanbert_reader.data.text import normalize_answer
+from spanbert_reader.evaluation.metrics import compute_exact, score_squad
+from spanbert_reader.inference.answers import FusionSettings
 from spanbert_reader.inference.engine import QueryPrediction
 
 logger = logging.getLogger(__name__)
-
-
-def dataset_dict(examples: Sequence[SquadExample]) -> dict[str, Any]:
-    """A clean SQuAD dictionary of the loaded examples (what the official scorer reads)."""
-    return {"version": "v2.0", "data": [{"title": "eval", "paragraphs": [
-        {"context": e.context, "qas": [{"id": e.id, "question": e.question,
-                                         "answers": [{"text": a, "answer_start": s}
-                                                     for a, s in zip(e.answers, e.answer_starts, strict=True)]}]}
-        for e in examples]}]}
 
 
 def context_documents(examples: Sequence[SquadExample]) -> tuple[list[Document], dict[tuple[int, int], Document]]:
@@ -42,13 +36,6 @@ def context_documents(examples: Sequence[SquadExample]) -> tuple[list[Document],
             by_key[e.context_key] = Document(content=e.context, meta={
                 "title": e.title, "squad_article": e.article, "squad_paragraph": e.paragraph})
     return list(by_key.values()), by_key
-
-
-def restrict(prediction: QueryPrediction, k: int) -> QueryPrediction:
-    """The prediction the reader would make from the first ``k`` passages only."""
-    nulls = prediction.passage_null_logits[:k]
-    present = [n for n in nulls if n is not None]
-    return QueryPrediction([s for s in prediction.spans if s.passage < k], min(present) if present else None, nulls)
 
 
 def answer_in(answers: Sequence[str], documents: Sequence[Document]) -> bool:
@@ -75,6 +62,7 @@ class QuestionRecord:
     oracle_prediction: str = ""
     oracle_null_odds: float = 0.0
     oracle_best_span: str = ""
+    reader_only: dict[int, str] = field(default_factory=dict)  # k -> top-1 without fusion (when fusion is on)
 
 
 @dataclass
@@ -84,6 +72,7 @@ class EvalResult:
     metrics: dict[str, Any]
     records: list[QuestionRecord] = field(default_factory=list)
     dataset: SquadDataset | None = None
+    tuned_fusion: FusionSettings | None = None
 
     def predictions(self, k: int) -> dict[str, str]:
         return {r.id: r.predictions[k] for r in self.records}
@@ -135,10 +124,33 @@ def _read_chunks(reader, queries: list[str], passages: list[list[Document]], chu
     return results
 
 
+class _Ranker:
+    """Answers of one question at one ``k`` under some fusion settings (the reader's scoring and no-answer rule)."""
+
+    def __init__(self, reader, top_n: int) -> None:
+        self.reader = reader
+        self.top_n = top_n
+
+    def top(self, question: str, docs: Sequence[Document], prediction: QueryPrediction, k: int,
+            fusion: FusionSettings | None):
+        first = prediction.first(k)
+        ranked = first.ranked([d.content for d in docs[:k]], [d.score for d in docs[:k]], fusion, None,
+                              self.reader.overlap_threshold)
+        return self.reader.build_answers(question, list(docs[:k]), ranked, self.top_n)
+
+
+FUSION_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+
+
 def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int], list[list[Document]]],
              gold_documents: dict[tuple[int, int], Document], ks: Sequence[int], top_n: int = 5,
-             chunk: int = 256, progress: bool = True) -> EvalResult:
-    """Retrieve for every question, read, and compute every metric for each ``k`` in ``ks``."""
+             chunk: int = 256, progress: bool = True, tune_fusion: bool = False) -> EvalResult:
+    """Retrieve for every question, read, and compute every metric for each ``k`` in ``ks``.
+
+    With ``tune_fusion`` the retriever weight and aggregation are grid-searched (maximising mean F1 over ``ks``)
+    before the answers are computed, and the reader's fusion settings are set to the best ones
+    (``EvalResult.tuned_fusion``).
+    """
     from tqdm.auto import tqdm
 
     ks = sorted(set(ks))
@@ -155,6 +167,14 @@ def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int],
     oracle_predictions = read_all(reader, queries, gold_passages, chunk, bar.update)
     bar.close()
     read_time = time.perf_counter() - read_started
+    ranker = _Ranker(reader, top_n)
+
+    tuning = None
+    if tune_fusion:
+        tuning = tune_fusion_settings(dataset, ranker, retrieved, open_predictions, ks, reader.fusion,
+                                      progress=progress)
+        reader._fusion = tuning["best"]
+    fusion = reader.fusion
 
     records: list[QuestionRecord] = []
     for e, docs, gold, prediction, oracle in zip(examples, retrieved, gold_passages, open_predictions,
@@ -164,22 +184,52 @@ def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int],
         record = QuestionRecord(e.id, e.question, e.answers, e.is_impossible, gold_id,
                                 ids.index(gold_id) + 1 if gold_id in ids else None, ids, {}, {}, {})
         for k in ks:
-            answers = reader.build_answers(e.question, docs[:k], restrict(prediction, k), top_n)
+            answers = ranker.top(e.question, docs, prediction, k, fusion)
             record.predictions[k] = _top1(answers)
             record.top_n[k] = [a.data for a in answers if a.data is not None][:top_n]
             record.answer_in_passages[k] = answer_in(e.answers, docs[:k])
+            if fusion.active:
+                record.reader_only[k] = _top1(ranker.top(e.question, docs, prediction, k, None))
         record.oracle_prediction = _top1(reader.build_answers(e.question, gold, oracle, 1))
         record.oracle_null_odds = oracle.null_odds
         record.oracle_best_span = oracle.best_text([e.context])
         records.append(record)
     metrics = compute_metrics(dataset, records, ks, top_n)
+    metrics["fusion"] = {"retriever_weight": fusion.retriever_weight, "retriever_normalization": fusion.normalization,
+                         "aggregate_answers": fusion.aggregate}
+    if tuning is not None:
+        metrics["fusion_tuning"] = {"objective": "mean F1 over k", "grid": tuning["grid"]}
     total_time = time.perf_counter() - started
     metrics["timing"] = {
         "questions": len(examples), "wall_time_s": total_time, "retrieval_s": retrieval_time, "reading_s": read_time,
         "questions_per_s": len(examples) / total_time if total_time else None,
         "passages_read": sum(len(d) for d in retrieved) + len(examples),
     }
-    return EvalResult(metrics, records, dataset)
+    return EvalResult(metrics, records, dataset, tuning["best"] if tuning else None)
+
+
+def tune_fusion_settings(dataset: SquadDataset, ranker: _Ranker, retrieved: Sequence[Sequence[Document]],
+                         predictions: Sequence[QueryPrediction], ks: Sequence[int], current: FusionSettings,
+                         weights: Sequence[float] = FUSION_WEIGHTS, progress: bool = True) -> dict[str, Any]:
+    """Grid-search ``retriever_weight`` × aggregation on/off (normalisation kept) for the best mean F1 over
+    ``ks``; returns ``{"best": FusionSettings, "grid": [rows]}`` (each row: settings, EM and F1 per k)."""
+    from tqdm.auto import tqdm
+
+    clean = dataset_dict(dataset.examples)
+    grid = [FusionSettings(w, current.normalization, aggregate) for aggregate in (False, True) for w in weights]
+    rows = []
+    for settings in tqdm(grid, desc="Tuning fusion", unit="setting", disable=not progress):
+        per_k = {}
+        for k in ks:
+            texts = {e.id: _top1(ranker.top(e.question, docs, p, k, settings))
+                     for e, docs, p in zip(dataset.examples, retrieved, predictions, strict=True)}
+            scores = score_squad(clean, texts)
+            per_k[str(k)] = {"exact": scores["exact"], "f1": scores["f1"]}
+        mean_f1 = sum(v["f1"] for v in per_k.values()) / len(per_k)
+        rows.append({"retriever_weight": settings.retriever_weight, "aggregate_answers": settings.aggregate,
+                     "retriever_normalization": settings.normalization, "mean_f1": mean_f1, "ks": per_k})
+    best_index = max(range(len(rows)), key=lambda i: (round(rows[i]["mean_f1"], 6), -i))
+    return {"best": grid[best_index], "grid": rows}
 
 
 def compute_metrics(dataset: SquadDataset, records: Sequence[QuestionRecord], ks: Sequence[int], top_n: int
@@ -194,6 +244,8 @@ def compute_metrics(dataset: SquadDataset, records: Sequence[QuestionRecord], ks
         n_total = len(records)
         per_k[str(k)] = {
             "reader": scores,
+            **({"reader_only": score_squad(clean, {r.id: r.reader_only[k] for r in records})}
+               if records and k in records[0].reader_only else {}),
             "top_n_accuracy": (100.0 * sum(any(compute_exact(g, p) for g in r.answers for p in r.top_n[k])
                                            for r in has) / len(has)) if has else None,
             "retriever_recall": 100.0 * sum(r.gold_rank is not None and r.gold_rank <= k for r in records) / n_total,
@@ -229,7 +281,8 @@ def write_outputs(result: EvalResult, output: Path, run_name: str = "spanbert-ev
         for r in result.records:
             handle.write(json.dumps({**r.__dict__, "predictions": {str(k): v for k, v in r.predictions.items()},
                                      "top_n": {str(k): v for k, v in r.top_n.items()},
-                                     "answer_in_passages": {str(k): v for k, v in r.answer_in_passages.items()}},
+                                     "answer_in_passages": {str(k): v for k, v in r.answer_in_passages.items()},
+                                     "reader_only": {str(k): v for k, v in r.reader_only.items()}},
                                     ensure_ascii=False) + "\n")
     paths["report.md"].write_text(markdown_report(result.metrics, run_name))
     plot(result.metrics, paths["plot.png"])
@@ -252,6 +305,27 @@ def markdown_report(metrics: dict[str, Any], run_name: str) -> str:
         lines.append(f"| {k} | {_fmt(r['exact'])} | {_fmt(r['f1'])} | {_fmt(r.get('HasAns_f1'))} | "
                      f"{_fmt(r.get('NoAns_exact'))} | {_fmt(m['top_n_accuracy'])} | {_fmt(m['retriever_recall'])} | "
                      f"{_fmt(m['answer_recall'])} | {m['mrr']:.3f} |")
+    fusion = metrics.get("fusion")
+    if fusion:
+        lines += ["", f"Answers ranked with retriever weight {fusion['retriever_weight']:g} "
+                  f"({fusion['retriever_normalization']} normalisation), aggregation "
+                  f"{'on' if fusion['aggregate_answers'] else 'off'}."]
+    if any("reader_only" in m for m in metrics["ks"].values()):
+        lines += ["", "| k | reader-only EM | reader-only F1 | fused EM | fused F1 |", "|---|---|---|---|---|"]
+        for k, m in metrics["ks"].items():
+            if "reader_only" in m:
+                lines.append(f"| {k} | {_fmt(m['reader_only']['exact'])} | {_fmt(m['reader_only']['f1'])} | "
+                             f"{_fmt(m['reader']['exact'])} | {_fmt(m['reader']['f1'])} |")
+    tuning = metrics.get("fusion_tuning")
+    if tuning:
+        ks = list(metrics["ks"])
+        lines += ["", f"Fusion tuning (objective: {tuning['objective']}); EM / F1 per k:", "",
+                  "| retriever weight | aggregation | " + " | ".join(f"k={k}" for k in ks) + " | mean F1 |",
+                  "|---|---|" + "---|" * len(ks) + "---|"]
+        for row in tuning["grid"]:
+            cells = " | ".join(f"{row['ks'][k]['exact']:.1f} / {row['ks'][k]['f1']:.1f}" for k in ks)
+            lines.append(f"| {row['retriever_weight']:g} | {'on' if row['aggregate_answers'] else 'off'} | {cells} "
+                         f"| {row['mean_f1']:.2f} |")
     o = metrics["oracle"]
     lines += ["", f"Oracle reader (gold paragraph only): EM {_fmt(o['exact'])}, F1 {_fmt(o['f1'])}"
               + (f" (HasAns F1 {_fmt(o.get('HasAns_f1'))}, NoAns {_fmt(o.get('NoAns_exact'))})"
@@ -272,7 +346,7 @@ def markdown_report(metrics: dict[str, Any], run_name: str) -> str:
 
 
 def plot(metrics: dict[str, Any], path: Path) -> None:
-    """EM, F1, retriever recall and answer recall against k."""
+    """EM, F1 (fused and reader-only), retriever recall and answer recall against k."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -285,9 +359,12 @@ def plot(metrics: dict[str, Any], path: Path) -> None:
         "retriever recall@k": [metrics["ks"][str(k)]["retriever_recall"] for k in ks],
         "answer recall@k": [metrics["ks"][str(k)]["answer_recall"] or 0.0 for k in ks],
     }
+    if all("reader_only" in metrics["ks"][str(k)] for k in ks):
+        series["reader-only EM"] = [metrics["ks"][str(k)]["reader_only"]["exact"] for k in ks]
+        series["reader-only F1"] = [metrics["ks"][str(k)]["reader_only"]["f1"] for k in ks]
     figure, axis = plt.subplots(figsize=(6, 4), dpi=100)
     for label, values in series.items():
-        axis.plot(ks, values, marker="o", label=label)
+        axis.plot(ks, values, marker="o", label=label, linestyle=":" if label.startswith("reader-only") else "-")
     axis.axhline(metrics["oracle"]["f1"], linestyle="--", color="grey", label="oracle reader F1")
     axis.set_xscale("log")
     axis.set_xticks(ks)

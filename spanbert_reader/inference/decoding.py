@@ -8,15 +8,14 @@ logit is ``start_logit + end_logit``; the window's null logit is the same sum at
 Candidates of all windows of a passage are merged (identical spans keep their best logit) and the passage's
 null logit is the minimum over its windows (SQuAD 2.0 rule).
 
-Scores: a span's score is ``sigmoid(calibration_factor * logit)``, an absolute per-span probability that is not
-normalised within a window or passage, so answers from different passages can be ranked together (the
-convention of Haystack's ``TransformersExtractiveReader``).
+Ranking answers across passages (retriever fusion, aggregation), scores and the no-answer rule live in
+:mod:`spanbert_reader.inference.answers`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,12 +111,23 @@ class PassageDecoder:
 
 @dataclass(frozen=True)
 class CharSpan:
-    """A candidate answer in character coordinates of passage ``passage`` (``end`` exclusive)."""
+    """A candidate answer in character coordinates of passage ``passage`` (``end`` exclusive).
+
+    ``logit`` is the reader's span logit (start + end); ``score`` the logit answers are ranked by (the reader
+    logit, plus the retriever bonus and same-text aggregation when :mod:`.answers` applies them); ``count`` how
+    many spans with the same text were aggregated into this one.
+    """
 
     passage: int
     start: int
     end: int
     logit: float
+    score: float = math.nan
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.score):
+            object.__setattr__(self, "score", self.logit)
 
 
 def overlap_fraction_exceeds(a: CharSpan, b: CharSpan, threshold: float) -> bool:
@@ -133,27 +143,6 @@ def overlap_fraction_exceeds(a: CharSpan, b: CharSpan, threshold: float) -> bool
     return overlap / (a.end - a.start) > threshold or overlap / (b.end - b.start) > threshold
 
 
-def select_answers(candidates: Iterable[CharSpan], top_k: int | None, overlap_threshold: float | None
-                   ) -> list[CharSpan]:
-    """Best-first answers: identical character spans merged, overlapping ones dropped, at most ``top_k``."""
-    best: dict[tuple[int, int, int], CharSpan] = {}
-    for candidate in candidates:
-        key = (candidate.passage, candidate.start, candidate.end)
-        if key not in best or candidate.logit > best[key].logit:
-            best[key] = candidate
-    ordered = sorted(best.values(), key=lambda c: -c.logit)
-    kept: list[CharSpan] = []
-    for candidate in ordered:
-        if top_k is not None and len(kept) >= top_k:
-            break
-        if overlap_threshold is not None and any(
-            overlap_fraction_exceeds(candidate, other, overlap_threshold) for other in kept
-        ):
-            continue
-        kept.append(candidate)
-    return kept
-
-
 def to_char_spans(passage: int, spans: Sequence[TokenSpan], offsets: np.ndarray) -> list[CharSpan]:
     """Map token spans to character spans with the passage's token offsets (empty spans are dropped)."""
     result = []
@@ -163,21 +152,3 @@ def to_char_spans(passage: int, spans: Sequence[TokenSpan], offsets: np.ndarray)
         if end > start:
             result.append(CharSpan(passage, start, end, span.logit))
     return result
-
-
-def span_probability(logit: float, calibration_factor: float) -> float:
-    """``sigmoid(calibration_factor * logit)``: the answer score reported to users."""
-    x = calibration_factor * logit
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
-def predict_no_answer(null_logit: float | None, best_logit: float | None, null_threshold: float) -> bool:
-    """SQuAD 2.0 rule: no answer when ``null_logit - best_logit > null_threshold`` (or there is no span)."""
-    if best_logit is None:
-        return True
-    if null_logit is None:
-        return False
-    return null_logit - best_logit > null_threshold

@@ -13,14 +13,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from spanbert_reader.inference.answers import FusionSettings, passage_bonus, rank_answers
 from spanbert_reader.inference.batching import WindowRunner
-from spanbert_reader.inference.decoding import (
-    CharSpan,
-    DecodeSettings,
-    PassageDecoder,
-    select_answers,
-    to_char_spans,
-)
+from spanbert_reader.inference.decoding import CharSpan, DecodeSettings, PassageDecoder, to_char_spans
 from spanbert_reader.inference.windows import TokenizedText, Window, WindowSettings, WindowTokenizer
 
 logger = logging.getLogger(__name__)
@@ -28,19 +23,19 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class QueryPrediction:
-    """Answers for one query: best-first character spans, and the query's null logit.
+    """Answers for one query: ranked character spans, and what the no-answer rule needs.
 
-    ``null_logit`` is the minimum ``[CLS]`` start+end logit over all windows of all passages (None when no
-    passage produced a window); ``passage_null_logits[i]`` is that minimum for passage ``i`` alone.
+    ``spans`` are best first by their ranking ``score`` (the reader logit, plus retriever fusion and
+    aggregation when applied). ``best_logit`` is the best *reader-only* span logit over all candidates (the
+    no-answer rule compares it with ``null_logit``, so fusion never moves a tuned threshold). ``null_logit`` is
+    the minimum ``[CLS]`` start+end logit over all windows of all passages (None when no passage produced a
+    window); ``passage_null_logits[i]`` is that minimum for passage ``i`` alone.
     """
 
     spans: list[CharSpan]
     null_logit: float | None
     passage_null_logits: list[float | None] = field(default_factory=list)
-
-    @property
-    def best_logit(self) -> float | None:
-        return self.spans[0].logit if self.spans else None
+    best_logit: float | None = None
 
     @property
     def null_odds(self) -> float:
@@ -52,11 +47,29 @@ class QueryPrediction:
         return self.null_logit - self.best_logit
 
     def best_text(self, passages: Sequence[str]) -> str:
-        """Text of the best span in ``passages`` (the texts the prediction was made from), "" when none."""
+        """Text of the best-ranked span in ``passages`` (the texts the prediction was made from), "" when none."""
         if not self.spans:
             return ""
         best = self.spans[0]
         return passages[best.passage][best.start: best.end]
+
+    def first(self, k: int) -> QueryPrediction:
+        """The prediction from the first ``k`` passages only (exact when ``spans`` holds every candidate, i.e.
+        it was made with ``top_k=None``; spans keep their current ranking scores)."""
+        nulls = self.passage_null_logits[:k]
+        present = [n for n in nulls if n is not None]
+        spans = [s for s in self.spans if s.passage < k]
+        return QueryPrediction(spans, min(present) if present else None, nulls,
+                               max((s.logit for s in spans), default=None))
+
+    def ranked(self, passages: Sequence[str], retriever_scores: Sequence[float | None] | None,
+               fusion: FusionSettings | None, top_k: int | None, overlap_threshold: float | None
+               ) -> QueryPrediction:
+        """The same prediction with its spans re-ranked under ``fusion`` (from their reader logits)."""
+        aggregate = bool(fusion and fusion.aggregate)
+        spans = rank_answers(self.spans, passages, top_k, overlap_threshold,
+                             passage_bonus(retriever_scores, fusion), aggregate)
+        return QueryPrediction(spans, self.null_logit, self.passage_null_logits, self.best_logit)
 
 
 class ExtractiveQA:
@@ -103,8 +116,13 @@ class ExtractiveQA:
     def predict(self, queries: Sequence[str], passages: Sequence[Sequence[str]], top_k: int | None = 20,
                 overlap_threshold: float | None = 0.01, windows: WindowSettings | None = None,
                 decode: DecodeSettings | None = None,
-                progress: Callable[[int], None] | None = None) -> list[QueryPrediction]:
+                progress: Callable[[int], None] | None = None,
+                retriever_scores: Sequence[Sequence[float | None]] | None = None,
+                fusion: FusionSettings | None = None) -> list[QueryPrediction]:
         """Answer each ``queries[i]`` from ``passages[i]``; windows of all queries share batches.
+
+        ``retriever_scores[i][j]`` is the retriever's score of ``passages[i][j]`` (None: none); with ``fusion``
+        answers are ranked by reader and retriever evidence together (see :mod:`.answers`).
 
         Work is done in chunks of about ``windows_per_chunk`` windows (bounded memory); the next chunk is
         tokenised in a worker thread while the model runs on the current one. ``progress``, when given, is
@@ -136,7 +154,8 @@ class ExtractiveQA:
                 prepared = pending.result()
                 pending = pool.submit(self._prepare_chunk, chunks[number + 1], query_tokens, passages,
                                       window_settings) if number + 1 < len(chunks) else None
-                self._run_chunk(current, prepared, top_k, overlap_threshold, decode_settings, results)
+                self._run_chunk(current, prepared, top_k, overlap_threshold, decode_settings, results,
+                                passages, retriever_scores, fusion)
                 if progress:
                     progress(len(current))
         return [r for r in results if r is not None]
@@ -159,7 +178,9 @@ class ExtractiveQA:
     def _run_chunk(self, chunk: list[int],
                    prepared: tuple[list[tuple[int, int]], list[TokenizedText], list[Window]], top_k: int | None,
                    overlap_threshold: float | None, decode_settings: DecodeSettings,
-                   results: list[QueryPrediction | None]) -> None:
+                   results: list[QueryPrediction | None], passages: Sequence[Sequence[str]],
+                   retriever_scores: Sequence[Sequence[float | None]] | None,
+                   fusion: FusionSettings | None) -> None:
         items, tokenized, all_windows = prepared
         decoder = PassageDecoder(len(items), decode_settings)
         with self._lock:
@@ -177,10 +198,13 @@ class ExtractiveQA:
                 candidates.extend(to_char_spans(passage_index, decoder.spans(item), tokenized[item].offsets))
                 nulls.append(decoder.null_logit(item))
             present = [n for n in nulls if n is not None]
+            bonus = passage_bonus(retriever_scores[q], fusion) if retriever_scores is not None else None
             results[q] = QueryPrediction(
-                spans=select_answers(candidates, top_k, overlap_threshold),
+                spans=rank_answers(candidates, passages[q], top_k, overlap_threshold, bonus,
+                                   aggregate=bool(fusion and fusion.aggregate)),
                 null_logit=min(present) if present else None,
                 passage_null_logits=nulls,
+                best_logit=max((c.logit for c in candidates), default=None),
             )
 
 

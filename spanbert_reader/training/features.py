@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spanbert_reader.evaluation.squad import SquadExample
+from spanbert_reader.data.squad import SquadExample
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
 
 

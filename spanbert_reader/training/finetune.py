@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spanbert_reader.evaluation.squad import SquadExample, load_squad, score_squad
+from spanbert_reader.data.squad import SquadExample, load_squad
+from spanbert_reader.evaluation.metrics import score_squad
 from spanbert_reader.inference.decoding import DecodeSettings
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
 from spanbert_reader.training.features import TrainFeature, build_features, length_grouped_batches
@@ -89,7 +90,7 @@ def span_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: WindowSettings, decode: DecodeSettings,
                  device: torch.device, batch_size: int = 64) -> dict[str, Any]:
     """Dev EM/F1 with the reader's decoder; for SQuAD 2.0 data also the best no-answer threshold."""
-    from spanbert_reader.evaluation.odqa import dataset_dict
+    from spanbert_reader.data.squad import dataset_dict
     from spanbert_reader.inference.engine import ExtractiveQA
 
     was_training = model.training
@@ -115,7 +116,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Run fine-tuning; returns a summary (steps, throughput, memory, dev metrics, loss history)."""
     from tqdm.auto import tqdm
 
-    from spanbert_reader.component import write_null_threshold
+    from spanbert_reader.inference.answers import write_null_threshold
     from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
 
     accumulation = config.accumulation_steps()

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from spanbert_reader.corpus import read_corpus
+from spanbert_reader.data.corpus import read_corpus
 from spanbert_reader.training.masking import IGNORE, SpanMasker, sbo_targets
 from spanbert_reader.training.optim import (
     TrainingSettings,

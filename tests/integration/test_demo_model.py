@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from spanbert_reader.cli import main
-from spanbert_reader.evaluation.squad import normalize_answer
+from spanbert_reader.data.text import normalize_answer
 from spanbert_reader.models import demo_model_path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -159,7 +159,8 @@ def test_bad_dataset_and_arguments(tmp_path, capsys):
 
 
 def test_score_command_matches_library(run, capsys):
-    from spanbert_reader.evaluation.squad import load_squad, score_squad
+    from spanbert_reader.data.squad import load_squad
+    from spanbert_reader.evaluation.metrics import score_squad
 
     _, out, _, _ = run
     assert main(["score", "--dataset", str(FIXTURE), "--predictions", str(out / "oracle_predictions.json"),
@@ -169,3 +170,69 @@ def test_score_command_matches_library(run, capsys):
                            json.loads((out / "null_odds.json").read_text()))
     expected.pop("missing", None)
     assert printed == expected
+
+
+def _bm25_top(question, k):
+    """The eval's retrieval, restated: the fixture's paragraphs in a fresh in-memory BM25 index."""
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from spanbert_reader.data.squad import load_squad
+    from spanbert_reader.evaluation.odqa import context_documents
+
+    store = InMemoryDocumentStore()
+    store.write_documents(context_documents(load_squad(FIXTURE).examples)[0])
+    return store.bm25_retrieval(question, top_k=k)
+
+
+@pytest.mark.parametrize("weight", ["0", "6"])
+def test_every_k_equals_a_reader_run_on_the_top_k_passages_with_fusion(tmp_path, weight):
+    """Fusion normalises retriever scores over the retrieved set, so eval recomputes each k: compare every k
+    with the reader run on exactly the top-k retrieved passages (with their BM25 scores)."""
+    from helpers import make_qa_checkpoint
+
+    from spanbert_reader import SpanBERTReader
+    from spanbert_reader.data.squad import load_squad
+
+    model = make_qa_checkpoint(tmp_path / "model", seed=3)
+    out = tmp_path / "out"
+    assert main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "1,2",
+                 "--output", str(out), "--no-progress", "--retriever-weight", weight]) == 0
+    details = {d["id"]: d for d in map(json.loads, (out / "details.jsonl").read_text().splitlines())}
+    reader = SpanBERTReader(model=str(model), top_k=5, retriever_weight=float(weight))
+    questions = {e.id: e.question for e in load_squad(FIXTURE).examples}
+    for q, d in details.items():
+        for k in (1, 2):
+            docs = _bm25_top(questions[q], 2)[:k]
+            assert [doc.id for doc in docs] == d["retrieved_ids"][:k]
+            answers = reader.run(query=questions[q], documents=docs)["answers"]
+            assert d["predictions"][str(k)] == ("" if answers[0].data is None else answers[0].data)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fusion"]["retriever_weight"] == float(weight)
+    assert ("reader_only" in metrics["ks"]["2"]) == (weight != "0")
+
+
+def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
+    from helpers import make_qa_checkpoint
+
+    from spanbert_reader import SpanBERTReader
+    from spanbert_reader.inference.answers import FusionSettings, read_fusion
+
+    model = make_qa_checkpoint(tmp_path / "model", seed=5)
+    out = tmp_path / "out"
+    assert main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "1,2",
+                 "--output", str(out), "--no-progress", "--tune-fusion"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    grid = metrics["fusion_tuning"]["grid"]
+    assert len(grid) == 20 and {r["aggregate_answers"] for r in grid} == {False, True}
+    best = max(grid, key=lambda r: r["mean_f1"])
+    stored = read_fusion(model)
+    assert stored is not None and stored.retriever_weight in {r["retriever_weight"] for r in grid}
+    chosen = next(r for r in grid if (r["retriever_weight"], r["aggregate_answers"]) ==
+                  (stored.retriever_weight, stored.aggregate))
+    assert chosen["mean_f1"] == pytest.approx(best["mean_f1"])
+    for k in ("1", "2"):  # the reported answers are those of the chosen setting
+        assert metrics["ks"][k]["reader"]["f1"] == pytest.approx(chosen["ks"][k]["f1"])
+    assert "Fusion tuning" in (out / "report.md").read_text()
+    reader = SpanBERTReader(model=str(model))
+    reader.warm_up()
+    assert reader.fusion == FusionSettings(stored.retriever_weight, "minmax", stored.aggregate)

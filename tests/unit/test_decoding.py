@@ -3,15 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from spanbert_reader.inference.decoding import (
-    CharSpan,
-    DecodeSettings,
-    PassageDecoder,
-    predict_no_answer,
-    select_answers,
-    span_probability,
-    window_spans,
-)
+from spanbert_reader.inference.answers import predict_no_answer, rank_answers, span_probability
+from spanbert_reader.inference.decoding import CharSpan, DecodeSettings, PassageDecoder, window_spans
 from spanbert_reader.inference.windows import WindowSettings, build_windows
 
 
@@ -73,14 +66,14 @@ def test_passage_decoder_merges_windows_and_takes_min_null():
     assert len({(s.start, s.end) for s in spans}) == len(spans)
 
 
-def test_select_answers_dedupes_overlap_like_ter():
+def test_rank_answers_dedupes_overlap_like_ter():
     spans = [CharSpan(0, 10, 30, 5.0), CharSpan(0, 12, 20, 4.0), CharSpan(1, 12, 20, 3.5),
              CharSpan(0, 30, 40, 3.0), CharSpan(0, 10, 30, 1.0)]
-    kept = select_answers(spans, top_k=None, overlap_threshold=0.01)
+    kept = rank_answers(spans, [], None, 0.01)
     assert [(c.passage, c.start, c.end) for c in kept] == [(0, 10, 30), (1, 12, 20), (0, 30, 40)]
-    assert len(select_answers(spans, top_k=None, overlap_threshold=None)) == 4  # identical spans merged
-    assert len(select_answers(spans, top_k=2, overlap_threshold=0.01)) == 2
-    assert select_answers(spans, top_k=0, overlap_threshold=0.01) == []
+    assert len(rank_answers(spans, [], None, None)) == 4  # identical spans merged
+    assert len(rank_answers(spans, [], 2, 0.01)) == 2
+    assert rank_answers(spans, [], 0, 0.01) == []
 
 
 def test_probability_and_no_answer_rule():

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from spanbert_reader.evaluation.squad import compute_exact, compute_f1, load_squad, normalize_answer, score_squad
+from spanbert_reader.data.squad import load_squad
+from spanbert_reader.data.text import normalize_answer
+from spanbert_reader.evaluation.metrics import compute_exact, compute_f1, score_squad
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
 

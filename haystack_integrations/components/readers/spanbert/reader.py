@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from pathlib import Path
@@ -12,12 +11,15 @@ from typing import Any
 from haystack import Document, ExtractedAnswer, component, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
-from spanbert_reader.inference.decoding import (
-    CharSpan,
-    DecodeSettings,
-    predict_no_answer,
+from spanbert_reader.inference.answers import (
+    DEFAULT_FUSION,
+    FusionSettings,
+    no_answer,
+    read_fusion,
+    read_null_threshold,
     span_probability,
 )
+from spanbert_reader.inference.decoding import CharSpan, DecodeSettings
 from spanbert_reader.inference.engine import ExtractiveQA, QueryPrediction
 from spanbert_reader.inference.precision import resolve_precision
 from spanbert_reader.inference.windows import WindowSettings
@@ -25,7 +27,6 @@ from spanbert_reader.inference.windows import WindowSettings
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "mrm8488/spanbert-finetuned-squadv2"
-NULL_THRESHOLD_FILE = "null_threshold.json"
 _NO_ANSWER_METHODS = ("auto", "null_logit", "estimate")
 
 
@@ -35,26 +36,6 @@ def _checked_int(name: str, value: Any, minimum: int, allow_none: bool = False) 
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         expected = f"an integer >= {minimum}" + (" or None" if allow_none else "")
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-
-
-def read_null_threshold(folder: Path) -> float | None:
-    """The no-answer threshold stored in a checkpoint folder by evaluation or training, if any."""
-    path = Path(folder) / NULL_THRESHOLD_FILE
-    if not path.exists():
-        return None
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))["null_threshold"]
-        return float(value)
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-        logger.warning("Ignoring %s: expected {\"null_threshold\": <number>} (%s)", path, exc)
-        return None
-
-
-def write_null_threshold(folder: str | Path, threshold: float, **details: Any) -> Path:
-    """Store a tuned no-answer threshold next to a checkpoint; ``SpanBERTReader`` picks it up at warm-up."""
-    path = Path(folder) / NULL_THRESHOLD_FILE
-    path.write_text(json.dumps({"null_threshold": float(threshold), **details}, indent=2) + "\n", encoding="utf-8")
-    return path
 
 
 @component
@@ -67,12 +48,18 @@ class SpanBERTReader:
     - decoding follows SpanBERT/BERT: top ``n_best_per_window`` starts × ends, ``max_answer_length`` tokens at
       most, each start counted only in the window where it has the most context;
     - segment ids (query 0, passage 1) are passed to the model, as BERT QA models were fine-tuned with them;
-    - windows of all documents are sorted by length and padded per batch, not to one global length;
+    - windows of all documents are sorted by length and run packed (no compute on padding);
     - SQuAD 2.0 models answer "no answer" from their own null ([CLS]) logit (see ``no_answer_method``);
+    - answers from different documents are ranked with the retriever's evidence too (score fusion, below);
     - run-time overrides of ``0`` / ``0.0`` are honoured (``TransformersExtractiveReader`` ignores them).
 
-    Scores: ``sigmoid(calibration_factor * (start_logit + end_logit))`` per span, not normalised per document,
-    so answers from different documents are comparable.
+    Scores: ``sigmoid(calibration_factor * fused_logit)``, a probability in [0, 1], where ``fused_logit`` is
+    the span's ``start_logit + end_logit`` minus ``retriever_weight * (1 - r)``, ``r`` being the document's
+    retriever score (``Document.score``) normalised over the query's documents to [0, 1] (1 = best retrieved).
+    Documents without a score get no bonus, so a reader used without a retriever ranks by its logits alone.
+    ``answer.meta`` holds ``logit`` and ``reader_score`` (reader only), ``retriever_score`` (the raw
+    ``Document.score``) and ``fused_logit``; with ``aggregate_answers`` also ``aggregated`` (how many spans with
+    the same normalised text were merged into this answer). See :mod:`spanbert_reader.inference.answers`.
 
     Usage example:
     ```python
@@ -109,6 +96,13 @@ class SpanBERTReader:
     :param null_threshold: threshold for ``null_logit``; None reads ``null_threshold.json`` from the
         checkpoint folder, else 0.0.
     :param calibration_factor: scale applied to logits before the sigmoid.
+    :param retriever_weight: logit units an answer loses from the best-retrieved document to the worst one
+        (0 = rank by the reader alone). None: the value stored beside the checkpoint in ``fusion.json`` (written
+        by ``spanbert-qa eval --tune-fusion``), else the built-in default measured with BM25.
+    :param retriever_normalization: how ``Document.score`` is mapped to [0, 1] per query: ``"minmax"``,
+        ``"max"``, ``"rank"`` or ``"raw"`` (None: stored value, else ``"minmax"``).
+    :param aggregate_answers: merge answers with the same normalised text (their probabilities add up); None:
+        stored value, else off.
     :param overlap_threshold: drop an answer overlapping a better one of the same document by more than this
         fraction of either's length (None keeps all).
     :param batch_size: windows per forward pass.
@@ -142,6 +136,9 @@ class SpanBERTReader:
         no_answer_method: str = "auto",
         null_threshold: float | None = None,
         calibration_factor: float = 0.1,
+        retriever_weight: float | None = None,
+        retriever_normalization: str | None = None,
+        aggregate_answers: bool | None = None,
         overlap_threshold: float | None = 0.01,
         batch_size: int = 32,
         max_tokens_per_batch: int | None = None,
@@ -161,6 +158,10 @@ class SpanBERTReader:
             raise ValueError(f"no_answer_method must be one of {_NO_ANSWER_METHODS}, got {no_answer_method!r}")
         if precision not in ("auto", "fp32", "fp16", "bf16"):
             raise ValueError(f"precision must be 'auto', 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        # validate what was given now (a bad YAML value fails at load, not at the first question)
+        FusionSettings(retriever_weight=0.0 if retriever_weight is None else retriever_weight,
+                       normalization=retriever_normalization or "minmax",
+                       aggregate=False if aggregate_answers is None else aggregate_answers)
         if overlap_threshold is not None and not 0 <= overlap_threshold <= 1:
             raise ValueError(f"overlap_threshold must be in [0, 1] or None, got {overlap_threshold!r}")
         self.windows = WindowSettings(max_seq_length=max_seq_length, stride=stride,
@@ -183,6 +184,9 @@ class SpanBERTReader:
         self.no_answer_method = no_answer_method
         self.null_threshold = null_threshold
         self.calibration_factor = calibration_factor
+        self.retriever_weight = retriever_weight
+        self.retriever_normalization = retriever_normalization
+        self.aggregate_answers = aggregate_answers
         self.overlap_threshold = overlap_threshold
         self.batch_size = batch_size
         self.max_tokens_per_batch = max_tokens_per_batch
@@ -196,6 +200,7 @@ class SpanBERTReader:
         self._engine: ExtractiveQA | None = None
         self._resolved_null_method = "estimate"
         self._resolved_null_threshold = 0.0 if null_threshold is None else float(null_threshold)
+        self._fusion: FusionSettings | None = None
 
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +222,9 @@ class SpanBERTReader:
             no_answer_method=self.no_answer_method,
             null_threshold=self.null_threshold,
             calibration_factor=self.calibration_factor,
+            retriever_weight=self.retriever_weight,
+            retriever_normalization=self.retriever_normalization,
+            aggregate_answers=self.aggregate_answers,
             overlap_threshold=self.overlap_threshold,
             batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
@@ -260,6 +268,7 @@ class SpanBERTReader:
         dtype = resolve_precision(self.precision, torch_device)
         model.to(device=torch_device, dtype=dtype).eval()
         self._resolve_no_answer(folder, model.config.extra)
+        self._fusion = self._resolve_fusion(folder)
         runnable = model
         if self.compile:
             import torch
@@ -271,8 +280,24 @@ class SpanBERTReader:
             packed=self.packed and not self.compile, pad_to_multiple=64 if self.compile else None,
         )
         self._engine.model = model  # the plain module (checkpoint folder, config) for callers
-        logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f",
-                    self.model, torch_device, dtype, self._resolved_null_method, self._resolved_null_threshold)
+        logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f, fusion %s",
+                    self.model, torch_device, dtype, self._resolved_null_method, self._resolved_null_threshold,
+                    self._fusion)
+
+    def _resolve_fusion(self, folder: Path) -> FusionSettings:
+        stored = read_fusion(folder) or DEFAULT_FUSION
+        return FusionSettings(
+            retriever_weight=stored.retriever_weight if self.retriever_weight is None else float(self.retriever_weight),
+            normalization=self.retriever_normalization or stored.normalization,
+            aggregate=stored.aggregate if self.aggregate_answers is None else self.aggregate_answers,
+        )
+
+    @property
+    def fusion(self) -> FusionSettings:
+        """The fusion settings in force (init values, else the checkpoint's ``fusion.json``, else the default)."""
+        self.warm_up()
+        assert self._fusion is not None
+        return self._fusion
 
     def _resolve_no_answer(self, folder: Path, config_extra: dict[str, Any]) -> None:
         stored = read_null_threshold(folder)
@@ -335,45 +360,41 @@ class SpanBERTReader:
 
     def build_answers(self, query: str, documents: list[Document], prediction: QueryPrediction, top_k: int,
                       score_threshold: float | None = None, no_answer: bool = True) -> list[ExtractedAnswer]:
-        """Turn an inference-core prediction over ``documents`` into sorted ``ExtractedAnswer`` objects
-        (used by ``run`` and by evaluation, so both apply the same scoring and no-answer rule)."""
+        """Turn an inference-core prediction over ``documents`` (spans already ranked) into sorted
+        ``ExtractedAnswer`` objects (used by ``run`` and by evaluation, so both apply the same scoring and
+        no-answer rule)."""
         self.warm_up()
         answers = [self._answer(query, documents[span.passage], span) for span in prediction.spans[:top_k]]
         if no_answer:
-            answers.append(self._no_answer(query, prediction, answers))
+            verdict = self._no_answer_verdict(prediction, [a.score for a in answers])
+            answers.append(ExtractedAnswer(query=query, score=verdict.score, data=None, document=None,
+                                           meta=verdict.meta))
             answers.sort(key=lambda a: a.score, reverse=True)
         if score_threshold is not None:
             answers = [a for a in answers if a.score >= score_threshold]
         return answers
 
+    def _no_answer_verdict(self, prediction: QueryPrediction, answer_scores: list[float]):
+        return no_answer(self._resolved_null_method, prediction.null_logit, prediction.best_logit,
+                         self._resolved_null_threshold, self.calibration_factor, answer_scores)
+
     def _answer(self, query: str, document: Document, span: CharSpan) -> ExtractedAnswer:
-        meta: dict[str, Any] = {"logit": span.logit}
+        meta: dict[str, Any] = {"logit": span.logit,
+                                "reader_score": span_probability(span.logit, self.calibration_factor),
+                                "retriever_score": document.score, "fused_logit": span.score}
+        if span.count > 1:
+            meta["aggregated"] = span.count
         page = document.meta.get("page_number")
         if isinstance(page, int):
             meta["answer_page_number"] = page + document.content.count("\f", 0, span.start)
         return ExtractedAnswer(
             query=query,
-            score=span_probability(span.logit, self.calibration_factor),
+            score=span_probability(span.score, self.calibration_factor),
             data=document.content[span.start: span.end],
             document=document,
             document_offset=ExtractedAnswer.Span(span.start, span.end),
             meta=meta,
         )
-
-    def _no_answer(self, query: str, prediction: QueryPrediction, answers: list[ExtractedAnswer]
-                   ) -> ExtractedAnswer:
-        if self._resolved_null_method == "null_logit" and prediction.null_logit is not None:
-            margin = prediction.null_logit - self._resolved_null_threshold
-            score = span_probability(margin, self.calibration_factor)
-            is_best = predict_no_answer(prediction.null_logit, prediction.best_logit, self._resolved_null_threshold)
-            meta = {"method": "null_logit", "null_logit": prediction.null_logit,
-                    "null_threshold": self._resolved_null_threshold, "predicted": is_best}
-        else:
-            score = 1.0
-            for answer in answers:
-                score *= 1.0 - answer.score
-            meta = {"method": "estimate"}
-        return ExtractedAnswer(query=query, score=score, data=None, document=None, meta=meta)
 
     def _settings(self, max_seq_length: int | None, stride: int | None, max_answer_length: int | None
                   ) -> tuple[WindowSettings, DecodeSettings]:
@@ -469,6 +490,7 @@ class SpanBERTReader:
         predictions = self._engine.predict(
             list(queries), [[d.content for d in docs] for docs in usable], top_k=top_k,
             overlap_threshold=overlap_threshold, windows=windows, decode=decode, progress=progress,
+            retriever_scores=[[d.score for d in docs] for docs in usable], fusion=self._fusion,
         )
         return {"answers": [
             self.build_answers(q, docs, prediction, top_k, score_threshold, no_answer)
