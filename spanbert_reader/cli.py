@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stop this run after N steps, saving resumable state (for time-sliced jobs)")
     tr.add_argument("--train-limit", type=int, default=None, help="use only the first N training questions")
     tr.add_argument("--dev-limit", type=int, default=None, help="use only the first N dev questions")
+    tr.add_argument("--shared-norm", action="store_true",
+                    help="one softmax over all windows of all passages of a question (comparable logits across "
+                         "passages); use with --distractors")
+    tr.add_argument("--distractors", type=int, default=0,
+                    help="with --shared-norm: training paragraphs retrieved by BM25 read beside the gold one")
     tr.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
     tr.add_argument("--no-progress", action="store_true")
 
@@ -467,7 +472,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed, mixed_precision=args.mixed_precision, gradient_checkpointing=args.gradient_checkpointing,
         eval_steps=args.eval_steps, save_steps=args.save_steps, resume=args.resume, stop_after=args.stop_after,
         train_limit=args.train_limit,
-        dev_limit=args.dev_limit, cpu=args.cpu, progress=not args.no_progress)
+        dev_limit=args.dev_limit, cpu=args.cpu, progress=not args.no_progress, shared_norm=args.shared_norm,
+        distractors=args.distractors)
     try:
         summary = finetune(config)
     except (CheckpointError, ValueError, FileNotFoundError) as exc:

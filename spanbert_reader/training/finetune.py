@@ -60,6 +60,8 @@ class FinetuneConfig(TrainingSettings):
     dev_limit: int | None = None
     train_limit: int | None = None
     max_answer_length: int = 30
+    shared_norm: bool = False  # one softmax over all windows of all passages of a question
+    distractors: int = 0  # with shared_norm: BM25-retrieved paragraphs read beside the gold one
 
 
 def collate(features: list[TrainFeature], pad_id: int) -> dict[str, torch.Tensor]:
@@ -139,7 +141,25 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 
     train = load_squad(config.train)
     train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
-    features, skipped = build_features(train_examples, window_tokenizer, windows)
+    if config.distractors and not config.shared_norm:
+        raise ValueError("--distractors needs --shared-norm (the single-paragraph objective reads one paragraph)")
+    if config.distractors < 0:
+        raise ValueError(f"--distractors must be >= 0, got {config.distractors}")
+    if config.shared_norm:
+        from spanbert_reader.training.shared_norm import (
+            bm25_distractors,
+            build_group_features,
+            collate_groups,
+            shared_norm_loss,
+        )
+
+        others = bm25_distractors(train_examples, config.distractors, config.seed)
+        features, skipped = build_group_features(train_examples, others, window_tokenizer, windows)
+        per_device = max(1, per_device // (1 + config.distractors))  # questions (groups) per forward pass
+        make_batch, loss_fn = collate_groups, shared_norm_loss
+    else:
+        features, skipped = build_features(train_examples, window_tokenizer, windows)
+        make_batch, loss_fn = collate, span_loss
     if not features:
         raise ValueError(f"{config.train} produced no training windows")
     if skipped:
@@ -204,10 +224,10 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         for index, batch_indices in enumerate(batches):
             if index < state["batch_in_epoch"]:
                 continue
-            batch = collate([features[i] for i in batch_indices], pad_id)
+            batch = make_batch([features[i] for i in batch_indices], pad_id)
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             loss = optimisation_step(accelerator, model, optimizer, scheduler,
-                                     lambda batch=batch: span_loss(model, batch), config.max_grad_norm)
+                                     lambda batch=batch: loss_fn(model, batch), config.max_grad_norm)
             tokens += int(batch["attention_mask"].sum())
             running_loss += float(loss.detach()) / accumulation
             state["batch_in_epoch"] = index + 1

@@ -1,0 +1,74 @@
+"""Shared-normalisation fine-tuning: the loss, and that it makes span logits comparable across passages."""
+
+import json
+
+import pytest
+import torch
+from helpers import make_tiny_qa_model, tiny_tokenizer
+from synthetic_qa import synthetic_squad
+
+from spanbert_reader.data.squad import load_squad
+from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
+from spanbert_reader.training.finetune import FinetuneConfig, finetune
+from spanbert_reader.training.shared_norm import _shared_nll, build_group_features, collate_groups
+
+
+def test_shared_loss_is_one_softmax_over_all_windows_of_a_question():
+    logits = torch.tensor([[0.0, 1.0, 2.0, -9.0], [0.5, 3.0, 0.0, -9.0], [1.0, 0.0, 0.0, -9.0]])
+    valid = torch.tensor([[True, True, True, False]] * 3)
+    targets = torch.zeros(3, 4, dtype=torch.bool)
+    targets[0, 2] = True  # question 0: windows 0 and 1, gold in window 0
+    targets[2, 0] = True  # question 1: window 2, impossible -> [CLS]
+    group = torch.tensor([0, 0, 1])
+    loss = _shared_nll(logits, valid, targets, group, 2)
+    q0 = torch.logsumexp(logits[:2, :3].reshape(-1), 0) - logits[0, 2]
+    q1 = torch.logsumexp(logits[2, :3], 0) - logits[2, 0]
+    assert loss.item() == pytest.approx(((q0 + q1) / 2).item(), rel=1e-6)
+
+
+def test_group_features_put_targets_only_in_gold_windows(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(synthetic_squad(6, 3)))
+    examples = load_squad(path).examples
+    others = [[e.context for e in examples if e.context != x.context][:2] for x in examples]
+    hf_tokenizer = tiny_tokenizer()
+    tokenizer = WindowTokenizer(hf_tokenizer)
+    groups, skipped = build_group_features(examples, others, tokenizer, WindowSettings(24, 4, 8))
+    assert skipped == 0 and len(groups) == 6
+    for group, example in zip(groups, examples, strict=True):
+        batch = collate_groups([group], tokenizer.pad_id)
+        assert batch["start_targets"].sum() >= 1 and not group.impossible
+        gold_rows = batch["start_targets"].any(dim=1).nonzero().flatten().tolist()
+        for row in gold_rows:  # the target tokens (start and end) spell the answer
+            start = int(batch["start_targets"][row].nonzero()[0])
+            end = int(batch["end_targets"][row].nonzero()[0])
+            text = hf_tokenizer.decode(batch["input_ids"][row][start: end + 1].tolist()).replace(" ", "")
+            assert text == example.answers[0]
+
+
+def test_shared_norm_fine_tuning_learns_and_saves_a_usable_reader(tmp_path):
+    from haystack import Document
+
+    from spanbert_reader import SpanBERTReader
+
+    (tmp_path / "train.json").write_text(json.dumps(synthetic_squad(200, 11, impossible_fraction=0.2)))
+    base = make_tiny_qa_model(tmp_path / "base", base=True)
+    summary = finetune(FinetuneConfig(
+        train=str(tmp_path / "train.json"), model=str(base), output=str(tmp_path / "shared"), max_seq_length=48,
+        stride=8, max_query_length=8, learning_rate=1e-3, batch_size=16, max_steps=40, progress=False, cpu=True,
+        shared_norm=True, distractors=3))
+    losses = [h["loss"] for h in summary["history"]]
+    assert sum(losses[-10:]) / 10 < 0.8 * sum(losses[:10]) / 10
+    assert summary["config"]["shared_norm"] and summary["config"]["distractors"] == 3
+    reader = SpanBERTReader(model=str(tmp_path / "shared"), max_seq_length=48, stride=8, max_query_length=8)
+    docs = [Document(content="the river saw a tiger."), Document(content="a red museum in the city.")]
+    answers = reader.run(query="which animal is it?", documents=docs)["answers"]
+    assert answers and all(a.data is None or a.data in a.document.content for a in answers)
+
+
+def test_distractors_need_shared_norm(tmp_path):
+    (tmp_path / "train.json").write_text(json.dumps(synthetic_squad(10, 1)))
+    base = make_tiny_qa_model(tmp_path / "base", base=True)
+    with pytest.raises(ValueError, match="--shared-norm"):
+        finetune(FinetuneConfig(train=str(tmp_path / "train.json"), model=str(base), output=str(tmp_path / "o"),
+                                distractors=2, progress=False, cpu=True))
