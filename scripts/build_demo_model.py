@@ -72,6 +72,12 @@ with `spanbert-qa train`, or a hub QA fine-tune such as `mrm8488/spanbert-finetu
 Open-domain figures (the held-out questions over their paragraphs plus 10,033 Wikipedia summaries: retriever
 recall@k, reader EM/F1 on retrieved passages, oracle EM/F1) are in the project's BENCHMARKS.md ("Demo model").
 
+## Score fusion (fusion.json)
+
+`fusion.json`, when present, holds the retriever weight tuned with `spanbert-qa eval --tune-fusion` on the
+held-out questions with the Wikipedia summaries as distractors (in-memory BM25); the figures are in the
+project's BENCHMARKS.md ("Score fusion").
+
 ## Learning curve (dev)
 
 | step | EM | F1 |
