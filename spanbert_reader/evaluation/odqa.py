@@ -173,7 +173,7 @@ def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int],
     if tune_fusion:
         tuning = tune_fusion_settings(dataset, ranker, retrieved, open_predictions, ks, reader.fusion,
                                       progress=progress)
-        reader._fusion = tuning["best"]
+        reader.fusion = tuning["best"]
     fusion = reader.fusion
 
     records: list[QuestionRecord] = []

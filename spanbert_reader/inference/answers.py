@@ -220,6 +220,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def _write_json(folder: str | Path, name: str, record: dict[str, Any]) -> Path:
+    path = Path(folder) / name
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def read_null_threshold(folder: str | Path) -> float | None:
     """The no-answer threshold stored in a checkpoint folder by evaluation or training, if any."""
     path = Path(folder) / NULL_THRESHOLD_FILE
@@ -235,9 +241,7 @@ def read_null_threshold(folder: str | Path) -> float | None:
 
 def write_null_threshold(folder: str | Path, threshold: float, **details: Any) -> Path:
     """Store a tuned no-answer threshold next to a checkpoint; the reader picks it up at warm-up."""
-    path = Path(folder) / NULL_THRESHOLD_FILE
-    path.write_text(json.dumps({"null_threshold": float(threshold), **details}, indent=2) + "\n", encoding="utf-8")
-    return path
+    return _write_json(folder, NULL_THRESHOLD_FILE, {"null_threshold": float(threshold), **details})
 
 
 def read_fusion(folder: str | Path) -> FusionSettings | None:
@@ -257,8 +261,6 @@ def read_fusion(folder: str | Path) -> FusionSettings | None:
 
 def write_fusion(folder: str | Path, fusion: FusionSettings, **details: Any) -> Path:
     """Store tuned fusion settings next to a checkpoint; the reader picks them up at warm-up."""
-    path = Path(folder) / FUSION_FILE
-    record = {"retriever_weight": fusion.retriever_weight, "retriever_normalization": fusion.normalization,
-              "aggregate_answers": fusion.aggregate, **details}
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
+    return _write_json(folder, FUSION_FILE, {"retriever_weight": fusion.retriever_weight,
+                                             "retriever_normalization": fusion.normalization,
+                                             "aggregate_answers": fusion.aggregate, **details})

@@ -198,13 +198,9 @@ class ExtractiveQA:
                 candidates.extend(to_char_spans(passage_index, decoder.spans(item), tokenized[item].offsets))
                 nulls.append(decoder.null_logit(item))
             present = [n for n in nulls if n is not None]
-            bonus = passage_bonus(retriever_scores[q], fusion) if retriever_scores is not None else None
-            results[q] = QueryPrediction(
-                spans=rank_answers(candidates, passages[q], top_k, overlap_threshold, bonus,
-                                   aggregate=bool(fusion and fusion.aggregate)),
-                null_logit=min(present) if present else None,
-                passage_null_logits=nulls,
-                best_logit=max((c.logit for c in candidates), default=None),
-            )
+            unranked = QueryPrediction(candidates, min(present) if present else None, nulls,
+                                       max((c.logit for c in candidates), default=None))
+            results[q] = unranked.ranked(passages[q], retriever_scores[q] if retriever_scores is not None else None,
+                                         fusion, top_k, overlap_threshold)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spanbert_reader.data.squad import SquadExample
-from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
+from spanbert_reader.inference.windows import Window, WindowSettings, WindowTokenizer
 
 
 @dataclass
@@ -35,6 +35,31 @@ def char_span_to_tokens(offsets: np.ndarray, start: int, end: int) -> tuple[int,
     return int(covering[0]), int(covering[-1])
 
 
+UNLOCATABLE = object()  # answer_tokens: the answer of this example cannot be located
+
+
+def answer_tokens(example: SquadExample, offsets: np.ndarray):
+    """The answer's first and last passage token; None for an impossible question; ``UNLOCATABLE`` when the answer
+    cannot be located (no offset, or no token covers it)."""
+    if example.is_impossible:
+        return None
+    if not example.answer_starts or example.answer_starts[0] < 0:
+        return UNLOCATABLE
+    start = example.answer_starts[0]
+    target = char_span_to_tokens(offsets, start, start + len(example.answers[0]))
+    return UNLOCATABLE if target is None else target
+
+
+def window_target(window: Window, target: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The answer's positions inside ``window`` when the window holds it whole, else None."""
+    if target is None:
+        return None
+    first, last = window.passage_start, window.passage_start + window.passage_length - 1
+    if first <= target[0] and target[1] <= last:
+        return window.passage_offset + target[0] - first, window.passage_offset + target[1] - first
+    return None
+
+
 def build_features(examples: Sequence[SquadExample], tokenizer: WindowTokenizer, settings: WindowSettings
                    ) -> tuple[list[TrainFeature], int]:
     """Windows for every example; returns (features, examples skipped because their answer has no offset)."""
@@ -47,23 +72,12 @@ def build_features(examples: Sequence[SquadExample], tokenizer: WindowTokenizer,
         contexts[text] = encoded
     for example, query in zip(examples, queries, strict=True):
         passage = contexts[example.context]
-        target = None
-        if not example.is_impossible:
-            if not example.answer_starts or example.answer_starts[0] < 0:
-                skipped += 1
-                continue
-            start = example.answer_starts[0]
-            target = char_span_to_tokens(passage.offsets, start, start + len(example.answers[0]))
-            if target is None:
-                skipped += 1
-                continue
+        target = answer_tokens(example, passage.offsets)
+        if target is UNLOCATABLE:
+            skipped += 1
+            continue
         for window in tokenizer.windows(0, query.ids, passage, settings):
-            start_position = end_position = 0
-            if target is not None:
-                first, last = window.passage_start, window.passage_start + window.passage_length - 1
-                if first <= target[0] and target[1] <= last:
-                    start_position = window.passage_offset + target[0] - first
-                    end_position = window.passage_offset + target[1] - first
+            start_position, end_position = window_target(window, target) or (0, 0)
             features.append(TrainFeature(window.input_ids, window.passage_offset, start_position, end_position))
     return features, skipped
 

@@ -18,7 +18,7 @@ import torch
 
 from spanbert_reader.data.squad import SquadExample
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
-from spanbert_reader.training.features import TrainFeature, char_span_to_tokens
+from spanbert_reader.training.features import UNLOCATABLE, TrainFeature, answer_tokens, window_target
 
 
 @dataclass
@@ -64,24 +64,15 @@ def build_group_features(examples: Sequence[SquadExample], distractors: Sequence
     groups: list[GroupFeature] = []
     skipped = 0
     for example, query, others in zip(examples, queries, distractors, strict=True):
-        target = None
-        if not example.is_impossible:
-            if not example.answer_starts or example.answer_starts[0] < 0:
-                skipped += 1
-                continue
-            start = example.answer_starts[0]
-            target = char_span_to_tokens(tokenized[example.context].offsets, start, start + len(example.answers[0]))
-            if target is None:
-                skipped += 1
-                continue
+        target = answer_tokens(example, tokenized[example.context].offsets)
+        if target is UNLOCATABLE:
+            skipped += 1
+            continue
         windows: list[TrainFeature] = []
         for index, text in enumerate([example.context, *others]):
             for window in tokenizer.windows(0, query.ids, tokenized[text], settings):
-                start_position = end_position = -1
-                first, last = window.passage_start, window.passage_start + window.passage_length - 1
-                if index == 0 and target is not None and first <= target[0] and target[1] <= last:
-                    start_position = window.passage_offset + target[0] - first
-                    end_position = window.passage_offset + target[1] - first
+                found = window_target(window, target) if index == 0 else None
+                start_position, end_position = found or (-1, -1)
                 windows.append(TrainFeature(window.input_ids, window.passage_offset, start_position, end_position))
         if windows:
             impossible = target is None or all(w.start_position < 0 for w in windows)

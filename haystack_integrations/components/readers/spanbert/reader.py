@@ -299,6 +299,11 @@ class SpanBERTReader:
         assert self._fusion is not None
         return self._fusion
 
+    @fusion.setter
+    def fusion(self, value: FusionSettings) -> None:
+        self.warm_up()  # loaded first, so warm-up cannot replace the value set here
+        self._fusion = value
+
     def _resolve_no_answer(self, folder: Path, config_extra: dict[str, Any]) -> None:
         stored = read_null_threshold(folder)
         if self.null_threshold is not None:
