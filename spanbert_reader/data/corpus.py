@@ -6,13 +6,13 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+from spanbert_reader.data.records import parse_records
+
 logger = logging.getLogger(__name__)
 
 
 def read_corpus(paths: Iterable[str]) -> list[str]:
     """Documents from text/markdown files (one per file), JSON lines / JSON records and SQuAD JSON (contexts)."""
-    from haystack_integrations.components.converters.spanbert.records import QARecordsToDocument
-
     documents: list[str] = []
     files: list[Path] = []
     for raw in paths:
@@ -20,10 +20,12 @@ def read_corpus(paths: Iterable[str]) -> list[str]:
         if not path.exists():
             raise FileNotFoundError(f"Corpus path {raw} does not exist")
         files.extend(sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path])
-    converter = QARecordsToDocument()
     for path in files:
         if path.suffix.lower() in (".json", ".jsonl"):
-            documents.extend(d.content for d in converter.run(sources=[path])["documents"])
+            try:
+                documents.extend(text for text, _ in parse_records(path.name, path.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                logger.warning("Skipping %s: not readable as SQuAD JSON or JSON records (%s)", path, exc)
         elif path.suffix.lower() in (".txt", ".md", ".text", ".markdown"):
             text = path.read_text(encoding="utf-8", errors="replace")
             if text.strip():

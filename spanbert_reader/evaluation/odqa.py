@@ -412,12 +412,12 @@ def retrieval_function(pipeline, progress: bool = True) -> Callable[[list[str], 
     """Run a retrieval-only pipeline per question; returns the retrieved Documents (best first)."""
     from tqdm.auto import tqdm
 
-    from spanbert_reader.querying import question_inputs
+    from spanbert_reader.app.qa import question_inputs
 
     def retrieve(queries: list[str], k: int) -> list[list[Document]]:
         results = []
         for query in tqdm(queries, desc="Retrieving", unit="question", disable=not progress):
-            output = pipeline.run(question_inputs(pipeline, query))
+            output = pipeline.run(question_inputs(pipeline, query, retriever_top_k=k))
             docs = next((v["documents"] for v in output.values() if isinstance(v, dict) and "documents" in v), [])
             results.append(list(docs)[:k])
         return results
@@ -435,12 +435,3 @@ def split_reader(pipeline):
             pipeline.remove_component(name)
             return pipeline, component
     raise ValueError("the pipeline has no SpanBERTReader component to evaluate")
-
-
-def document_store_of(pipeline):
-    """The document store the pipeline's retriever(s) read from (the first one found)."""
-    for name in pipeline.graph.nodes:
-        store = getattr(pipeline.get_component(name), "document_store", None)
-        if store is not None:
-            return store
-    raise ValueError("the pipeline has no retriever with a document_store")

@@ -1,6 +1,6 @@
 """Pure-PyTorch SpanBERT: config, encoder, task heads, checkpoint I/O and tokenizer loading (no Haystack)."""
 
-from spanbert_reader.modeling.checkpoint import CheckpointError, load_model, save_model
+from spanbert_reader.modeling.checkpoint import CheckpointError
 from spanbert_reader.modeling.config import SpanBertConfig
 from spanbert_reader.modeling.encoder import SpanBertModel
 from spanbert_reader.modeling.heads import (
@@ -19,8 +19,6 @@ __all__ = [
     "SpanBertModel",
     "SpanBoundaryHead",
     "SpanLogits",
-    "load_model",
     "load_tokenizer",
-    "save_model",
     "vocab_is_cased",
 ]

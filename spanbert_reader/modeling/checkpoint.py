@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,10 @@ def split_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Te
     return encoder, other
 
 
-def _fill(module: nn.Module, source: dict[str, torch.Tensor], where: str, optional_prefixes: tuple[str, ...] = ()
-          ) -> list[str]:
-    """Copy ``source`` into ``module``; raise on missing/mismatched weights, return optional ones missing."""
+def fill_module(module: nn.Module, source: dict[str, torch.Tensor], where: str,
+                optional_prefixes: tuple[str, ...] = ()) -> list[str]:
+    """Copy ``source`` into ``module``; raise :class:`CheckpointError` on missing or mismatched weights (other than
+    ``optional_prefixes``, whose missing keys are returned)."""
     target = module.state_dict()
     missing = [k for k in target if k not in source]
     mismatched = [f"{k}: checkpoint {tuple(source[k].shape)} vs model {tuple(target[k].shape)}"
@@ -139,72 +141,48 @@ def _fill(module: nn.Module, source: dict[str, torch.Tensor], where: str, option
     return [k for k in missing if k.startswith(optional_prefixes)]
 
 
-def load_model(cls: type[nn.Module], path_or_id: str | os.PathLike, *, token: str | None = None,
-               revision: str | None = None, require_qa_head: bool = False,
-               dtype: torch.dtype | None = None, device: str | torch.device | None = None) -> Any:
-    """Instantiate ``cls`` (encoder or QA model) from a checkpoint folder or hub id."""
-    from spanbert_reader.modeling.encoder import SpanBertModel
-    from spanbert_reader.modeling.heads import SpanBertForQuestionAnswering
+@dataclass
+class CheckpointState:
+    """A checkpoint read from disk: its folder, config, encoder weights and every other (head) weight."""
 
+    folder: Path
+    config: SpanBertConfig
+    encoder: dict[str, torch.Tensor]
+    heads: dict[str, torch.Tensor]
+    where: str  # what the user passed, for messages
+
+
+def read_checkpoint(path_or_id: str | os.PathLike, *, token: str | None = None,
+                    revision: str | None = None) -> CheckpointState:
+    """Read a BERT-format checkpoint (folder or hub id) into config + weights, split into encoder and heads."""
     folder = resolve_checkpoint(path_or_id, token=token, revision=revision)
     config_path = folder / "config.json"
     if not config_path.exists():
         raise CheckpointError(f"No config.json in '{folder}': it is not a Hugging Face BERT-format checkpoint.")
     config = SpanBertConfig.from_json_file(config_path)
-    state = read_state_dict(folder)
-    encoder_state, other = split_state_dict(state)
-    where = str(path_or_id)
+    encoder_state, other = split_state_dict(read_state_dict(folder))
+    return CheckpointState(folder, config, encoder_state, other, str(path_or_id))
 
-    model = cls(config)
-    if isinstance(model, SpanBertForQuestionAnswering):
-        _fill(model.bert, encoder_state, where)
-        head = {k[len("qa_outputs."):]: v for k, v in other.items() if k.startswith("qa_outputs.")}
-        if head:
-            if head.get("weight") is not None and tuple(head["weight"].shape) != (2, config.hidden_size):
-                raise CheckpointError(
-                    f"Checkpoint at {where} has a qa_outputs.weight of shape {tuple(head['weight'].shape)}; "
-                    f"expected (2, {config.hidden_size}) for a start/end span head."
-                )
-            _fill(model.qa_outputs, head, where)
-        elif require_qa_head:
-            raise CheckpointError(
-                f"Checkpoint at {where} has no weight 'qa_outputs.weight'; it is a base model — fine-tune it with "
-                "`spanbert-qa train` or pass a QA checkpoint."
-            )
-        else:
-            logger.warning(
-                "Checkpoint at %s has no span (QA) head: a freshly initialised one was added. Its answers are "
-                "meaningless until the model is fine-tuned (`spanbert-qa train`).", where,
-            )
-    elif isinstance(model, SpanBertModel):
-        missing_optional = _fill(model, encoder_state, where, optional_prefixes=("pooler.",))
-        if missing_optional:
-            logger.info("Checkpoint at %s has no pooler weights; the pooler was freshly initialised.", where)
-    else:
-        raise TypeError(f"load_model cannot build {cls.__name__}")
+
+def finish_loading(model: nn.Module, checkpoint: CheckpointState, dtype: torch.dtype | None = None,
+                   device: str | torch.device | None = None) -> Any:
+    """Put a freshly filled model in eval mode, remember its folder (for side files), move/cast it."""
     model.eval()
-    model.checkpoint_folder = folder  # where null_threshold.json and tokenizer files are looked up
+    model.checkpoint_folder = checkpoint.folder  # where null_threshold.json and tokenizer files are looked up
     if dtype is not None or device is not None:
         model.to(device=device, dtype=dtype)
     return model
 
 
-def save_model(model: nn.Module, directory: str | os.PathLike, tokenizer: Any = None) -> Path:
-    """Save ``model`` in Hugging Face BERT format: ``config.json`` + ``model.safetensors`` (+ tokenizer)."""
+def write_checkpoint(model: nn.Module, directory: str | os.PathLike, architecture: str, tokenizer: Any = None
+                     ) -> Path:
+    """Save ``model`` in Hugging Face BERT format: ``config.json`` (naming ``architecture``) +
+    ``model.safetensors`` (+ tokenizer files)."""
     from safetensors.torch import save_file
-
-    from spanbert_reader.modeling.encoder import SpanBertModel
-    from spanbert_reader.modeling.heads import SpanBertForQuestionAnswering
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config: SpanBertConfig = model.config
-    if isinstance(model, SpanBertForQuestionAnswering):
-        architecture = "BertForQuestionAnswering"
-    elif isinstance(model, SpanBertModel):
-        architecture = "BertModel"
-    else:
-        raise TypeError(f"save_model cannot save {type(model).__name__}")
     config.extra["architectures"] = [architecture]
     config.extra.pop("original_model_type", None)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}

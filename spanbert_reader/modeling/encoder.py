@@ -8,13 +8,17 @@ from scratch and reads top to bottom. Attention runs through
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spanbert_reader.modeling.checkpoint import fill_module, finish_loading, read_checkpoint, write_checkpoint
 from spanbert_reader.modeling.config import SpanBertConfig
+
+logger = logging.getLogger(__name__)
 
 
 def activation(name: str):
@@ -295,17 +299,19 @@ class SpanBertModel(nn.Module):
         return self.embeddings.word_embeddings.weight.dtype
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str, **kwargs) -> SpanBertModel:
-        """Load an encoder from a local folder or hub id holding a BERT-format checkpoint."""
-        from spanbert_reader.modeling.checkpoint import load_model
-
-        return load_model(cls, path_or_id, **kwargs)
+    def from_pretrained(cls, path_or_id: str, *, token: str | None = None, revision: str | None = None,
+                        dtype: torch.dtype | None = None, device: str | torch.device | None = None) -> SpanBertModel:
+        """Load an encoder from a local folder or hub id holding a BERT-format checkpoint (QA heads ignored)."""
+        checkpoint = read_checkpoint(path_or_id, token=token, revision=revision)
+        model = cls(checkpoint.config)
+        if fill_module(model, checkpoint.encoder, checkpoint.where, optional_prefixes=("pooler.",)):
+            logger.info("Checkpoint at %s has no pooler weights; the pooler was freshly initialised.",
+                        checkpoint.where)
+        return finish_loading(model, checkpoint, dtype, device)
 
     def save_pretrained(self, directory, tokenizer=None) -> None:
         """Write ``config.json`` + ``model.safetensors`` (+ tokenizer files) that transformers' AutoModel loads."""
-        from spanbert_reader.modeling.checkpoint import save_model
-
-        save_model(self, directory, tokenizer=tokenizer)
+        write_checkpoint(self, directory, "BertModel", tokenizer=tokenizer)
 
 
 def init_linear_like_bert(module: nn.Linear, std: float) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from spanbert_reader.modeling.checkpoint import (
+    CheckpointError,
+    fill_module,
+    finish_loading,
+    read_checkpoint,
+    write_checkpoint,
+)
 from spanbert_reader.modeling.config import SpanBertConfig
 from spanbert_reader.modeling.encoder import SpanBertModel, activation, init_linear_like_bert
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -17,10 +27,6 @@ class SpanLogits:
 
     start_logits: torch.Tensor
     end_logits: torch.Tensor
-
-    def __iter__(self):
-        yield self.start_logits
-        yield self.end_logits
 
 
 class SpanBertForQuestionAnswering(nn.Module):
@@ -70,21 +76,41 @@ class SpanBertForQuestionAnswering(nn.Module):
         return self.bert.dtype
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str, **kwargs) -> SpanBertForQuestionAnswering:
+    def from_pretrained(cls, path_or_id: str, *, token: str | None = None, revision: str | None = None,
+                        require_qa_head: bool = False, dtype: torch.dtype | None = None,
+                        device: str | torch.device | None = None) -> SpanBertForQuestionAnswering:
         """Load a BERT/SpanBERT checkpoint (QA fine-tune or base model) from a folder or hub id.
 
         A base checkpoint gets a freshly initialised span head and a warning that it needs fine-tuning;
         pass ``require_qa_head=True`` to make that an error instead.
         """
-        from spanbert_reader.modeling.checkpoint import load_model
-
-        return load_model(cls, path_or_id, **kwargs)
+        checkpoint = read_checkpoint(path_or_id, token=token, revision=revision)
+        config, where = checkpoint.config, checkpoint.where
+        model = cls(config)
+        fill_module(model.bert, checkpoint.encoder, where)
+        head = {k[len("qa_outputs."):]: v for k, v in checkpoint.heads.items() if k.startswith("qa_outputs.")}
+        if head:
+            if head.get("weight") is not None and tuple(head["weight"].shape) != (2, config.hidden_size):
+                raise CheckpointError(
+                    f"Checkpoint at {where} has a qa_outputs.weight of shape {tuple(head['weight'].shape)}; "
+                    f"expected (2, {config.hidden_size}) for a start/end span head."
+                )
+            fill_module(model.qa_outputs, head, where)
+        elif require_qa_head:
+            raise CheckpointError(
+                f"Checkpoint at {where} has no weight 'qa_outputs.weight'; it is a base model — fine-tune it with "
+                "`spanbert-qa train` or pass a QA checkpoint."
+            )
+        else:
+            logger.warning(
+                "Checkpoint at %s has no span (QA) head: a freshly initialised one was added. Its answers are "
+                "meaningless until the model is fine-tuned (`spanbert-qa train`).", where,
+            )
+        return finish_loading(model, checkpoint, dtype, device)
 
     def save_pretrained(self, directory, tokenizer=None) -> None:
         """Write files that ``transformers.AutoModelForQuestionAnswering`` loads without warnings."""
-        from spanbert_reader.modeling.checkpoint import save_model
-
-        save_model(self, directory, tokenizer=tokenizer)
+        write_checkpoint(self, directory, "BertForQuestionAnswering", tokenizer=tokenizer)
 
 
 class MaskedLMHead(nn.Module):

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
+
+from spanbert_reader.app.errors import AppError
+from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.serve.wrapper import ServingSetup, configure
 
 WRAPPER_SOURCE = "from spanbert_reader.serve.wrapper import PipelineWrapper  # noqa: F401\n"
 PIPELINE_NAME = "spanbert_qa"
 DEFAULT_MAX_BODY = 64 * 1024
 
 
-def create_serving_app(pipelines_dir: str | Path | None = None, max_body_bytes: int = DEFAULT_MAX_BODY):
-    """A FastAPI app: Hayhooks with the ``spanbert_qa`` pipeline, ``GET /health`` and a body-size limit (413)."""
+def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_MAX_BODY,
+                       setup: ServingSetup | None = None):
+    """A FastAPI app: Hayhooks with the ``spanbert_qa`` pipeline, ``GET /health`` and a body-size limit (413).
+
+    ``setup`` is the pipeline to serve (built with :func:`spanbert_reader.app.qa.build_qa_pipeline`); without
+    it the wrapper builds one from the environment when Hayhooks starts. ``pipelines_dir`` receives the wrapper
+    file Hayhooks loads.
+    """
     from fastapi import Request
     from fastapi.responses import JSONResponse
     from hayhooks.settings import settings
 
-    folder = Path(pipelines_dir) if pipelines_dir else Path(tempfile.mkdtemp(prefix="spanbert-serve-"))
+    configure(setup)
+    folder = Path(pipelines_dir)
     (folder / PIPELINE_NAME).mkdir(parents=True, exist_ok=True)
     (folder / PIPELINE_NAME / "pipeline_wrapper.py").write_text(WRAPPER_SOURCE)
     settings.pipelines_dir = str(folder)
@@ -44,3 +56,23 @@ def create_serving_app(pipelines_dir: str | Path | None = None, max_body_bytes: 
                             content={"status": "ok" if ready else "starting", "pipeline": PIPELINE_NAME})
 
     return app
+
+
+def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
+          max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+    """Build the QA pipeline (same checks and model fallback as ``ask``), then serve it until interrupted."""
+    if not 1 <= port <= 65535:
+        raise AppError(f"--port must be between 1 and 65535, got {port}.")
+    if max_body_bytes < 1:
+        raise AppError(f"--max-body-bytes must be at least 1, got {max_body_bytes}.")
+    import uvicorn
+
+    from spanbert_reader.app.qa import build_qa_pipeline
+
+    built = build_qa_pipeline(settings)
+    for note in built.notes:
+        print(f"spanbert-qa: {note}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="spanbert-serve-") as folder:
+        app = create_serving_app(folder, max_body_bytes, ServingSetup(built.pipeline))
+        print(f"Serving on http://{host}:{port}: POST /{PIPELINE_NAME}/run, GET /health", file=sys.stderr)
+        uvicorn.run(app, host=host, port=port, log_level="warning")

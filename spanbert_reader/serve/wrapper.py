@@ -1,51 +1,64 @@
 """The Hayhooks ``PipelineWrapper`` for question answering.
 
-Configured through environment variables (so one wrapper file serves every deployment):
-``SPANBERT_SERVE_PIPELINE`` (bundled name or YAML path, default ``inmemory_qa``), ``SPANBERT_MODEL``,
-``SPANBERT_SERVE_STORE`` (``memory``/``elasticsearch``), ``SPANBERT_SERVE_INDEX``, ``SPANBERT_DATA_DIR``,
-``ELASTICSEARCH_URL``, ``EMBEDDING_MODEL``, ``SPANBERT_SERVE_MAX_TOP_K`` (default 50).
+``spanbert-qa serve`` builds the QA pipeline (with :func:`spanbert_reader.app.qa.build_qa_pipeline`, the same
+builder as ``ask`` and ``eval``) and hands it to this wrapper with :func:`configure` before the server starts.
+Deployed on its own with ``hayhooks run``, the wrapper builds it from the environment instead
+(``SPANBERT_MODEL``, ``SPANBERT_DATA_DIR``, ``ELASTICSEARCH_URL``, ``EMBEDDING_MODEL``, and
+``SPANBERT_SERVE_STORE``/``SPANBERT_SERVE_INDEX``/``SPANBERT_SERVE_PIPELINE``).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException
 from hayhooks import BasePipelineWrapper
 
 MAX_QUESTION_CHARS = 2000
+DEFAULT_MAX_TOP_K = 50
 
 
-def load_serving_pipeline():
-    """Load and warm up the QA pipeline described by the environment (the model is loaded once)."""
-    from spanbert_reader.component import DEFAULT_MODEL
-    from spanbert_reader.pipelines import load_pipeline
-    from spanbert_reader.querying import inject_store
-    from spanbert_reader.stores import load_memory_store
+@dataclass
+class ServingSetup:
+    """What the wrapper serves: a warmed-up QA pipeline and the largest ``top_k`` a request may ask for."""
 
-    store_kind = os.environ.get("SPANBERT_SERVE_STORE", "memory")
-    index = os.environ.get("SPANBERT_SERVE_INDEX") or ("spanbert" if store_kind == "elasticsearch" else "default")
-    name = os.environ.get("SPANBERT_SERVE_PIPELINE") or (
-        "elasticsearch_qa" if store_kind == "elasticsearch" else "inmemory_qa")
-    overrides = {"SPANBERT_MODEL": os.environ.get("SPANBERT_MODEL") or DEFAULT_MODEL, "INDEX": index,
-                 "READER_TOP_K": 50}
-    pipeline = load_pipeline(name, overrides)
-    if store_kind == "memory":
-        inject_store(pipeline, load_memory_store(index, os.environ.get("SPANBERT_DATA_DIR"), must_exist=True))
-    pipeline.warm_up()
-    return pipeline
+    pipeline: Any
+    max_top_k: int = DEFAULT_MAX_TOP_K
+
+
+_configured: ServingSetup | None = None
+
+
+def configure(setup: ServingSetup | None) -> None:
+    """Give the wrapper the pipeline to serve (``None`` to build from the environment at start-up)."""
+    global _configured
+    _configured = setup
+
+
+def setup_from_environment() -> ServingSetup:
+    """Build what to serve from the environment (for ``hayhooks run`` deployments of this wrapper)."""
+    from spanbert_reader.app.qa import build_qa_pipeline
+    from spanbert_reader.app.settings import AppSettings
+
+    store = os.environ.get("SPANBERT_SERVE_STORE", "memory")
+    settings = AppSettings.from_env(store=store, index=os.environ.get("SPANBERT_SERVE_INDEX") or None,
+                                    pipeline=os.environ.get("SPANBERT_SERVE_PIPELINE") or None)
+    return ServingSetup(build_qa_pipeline(settings).pipeline,
+                        int(os.environ.get("SPANBERT_SERVE_MAX_TOP_K", DEFAULT_MAX_TOP_K)))
 
 
 class PipelineWrapper(BasePipelineWrapper):
     """``POST /<name>/run`` with ``{"question": ..., "top_k": 3, "retriever_top_k": 10}`` → answers as JSON."""
 
     def setup(self) -> None:
-        self.pipeline = load_serving_pipeline()
-        self.max_top_k = int(os.environ.get("SPANBERT_SERVE_MAX_TOP_K", "50"))
+        serving = _configured or setup_from_environment()
+        self.pipeline = serving.pipeline
+        self.max_top_k = serving.max_top_k
 
     def _inputs(self, question: str, top_k: int, retriever_top_k: int) -> dict[str, Any]:
-        from spanbert_reader.querying import question_inputs
+        from spanbert_reader.app.qa import question_inputs
 
         if not isinstance(question, str) or not question.strip():
             raise HTTPException(status_code=422, detail="question must be a non-empty string")
@@ -54,19 +67,10 @@ class PipelineWrapper(BasePipelineWrapper):
         for name, value in (("top_k", top_k), ("retriever_top_k", retriever_top_k)):
             if not 1 <= value <= self.max_top_k:
                 raise HTTPException(status_code=422, detail=f"{name} must be between 1 and {self.max_top_k}")
-        from spanbert_reader.component import SpanBERTReader
-
-        data = question_inputs(self.pipeline, question.strip())
-        for component, sockets in self.pipeline.inputs().items():
-            if "top_k" in sockets:  # retrievers (and a joiner): how many passages reach the reader
-                data.setdefault(component, {})["top_k"] = retriever_top_k
-        for name in self.pipeline.graph.nodes:
-            if isinstance(self.pipeline.get_component(name), SpanBERTReader):
-                data.setdefault(name, {})["top_k"] = top_k
-        return data
+        return question_inputs(self.pipeline, question.strip(), top_k, retriever_top_k)
 
     def _respond(self, question: str, result: dict[str, Any]) -> dict[str, Any]:
-        from spanbert_reader.querying import answer_records, find_answers
+        from spanbert_reader.app.qa import answer_records, find_answers
 
         return {"question": question, "answers": answer_records(find_answers(result))}
 

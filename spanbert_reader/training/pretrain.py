@@ -40,28 +40,10 @@ class PretrainConfig(TrainingSettings):
 
     model: str
     output: str
-    corpus: list[str] | None = None
-    from_index: str | None = None
-    store: str = "memory"
-    data_dir: str | None = None
-    es_url: str | None = None
+    corpus: list[str] | None = None  # files or folders; or pass the documents to ``pretrain``
     max_seq_length: int = 512
     learning_rate: float = 1e-4
     mask_ratio: float = 0.15
-
-
-def read_index(index: str, store: str = "memory", data_dir: str | None = None, es_url: str | None = None
-               ) -> list[str]:
-    """Documents of an existing index (the corpus a user searches)."""
-    if store == "memory":
-        from spanbert_reader.stores import load_memory_store
-
-        documents = load_memory_store(index, data_dir, must_exist=True).filter_documents()
-    else:
-        from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
-
-        documents = ElasticsearchDocumentStore(hosts=es_url or "http://localhost:9200", index=index).filter_documents()
-    return [d.content for d in documents if d.content and d.content.strip()]
 
 
 @dataclass
@@ -125,8 +107,9 @@ def collate_masked(blocks: Sequence[Block], masker: SpanMasker, pad_id: int) -> 
             "sbo_right": as_tensor(right), "sbo_offsets": as_tensor(offsets), "sbo_targets": as_tensor(targets)}
 
 
-def pretrain(config: PretrainConfig) -> dict[str, Any]:
-    """Run continued pre-training; returns a summary (steps, throughput, memory, loss history)."""
+def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run continued pre-training on ``documents`` (else the files of ``config.corpus``); returns a summary
+    (steps, throughput, memory, loss history)."""
     from tqdm.auto import tqdm
 
     from spanbert_reader.modeling import load_tokenizer
@@ -136,12 +119,10 @@ def pretrain(config: PretrainConfig) -> dict[str, Any]:
     per_device = config.batch_size // accumulation
     accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
-    if config.corpus:
+    if documents is None:
+        if not config.corpus:
+            raise ValueError("pass corpus paths or the documents to pre-train on")
         documents = read_corpus(config.corpus)
-    elif config.from_index:
-        documents = read_index(config.from_index, config.store, config.data_dir, config.es_url)
-    else:
-        raise ValueError("pass corpus paths or an index to pre-train on")
     if not documents:
         raise ValueError("the corpus holds no text")
     tokenizer = load_tokenizer(config.model)

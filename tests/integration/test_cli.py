@@ -124,13 +124,13 @@ def test_ask_with_unusable_model_explains(indexed, capsys, monkeypatch, tmp_path
 
 
 def test_offline_hub_default_without_demo_model_explains(indexed, capsys, monkeypatch):
-    import spanbert_reader.models
+    import spanbert_reader.app.qa
 
     _, env, _ = indexed
     monkeypatch.setenv("SPANBERT_DATA_DIR", env["SPANBERT_DATA_DIR"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("SPANBERT_MODEL", raising=False)
-    monkeypatch.setattr(spanbert_reader.models, "demo_model_path", lambda: None)
+    monkeypatch.setattr(spanbert_reader.app.qa, "demo_model_path", lambda: None)
     assert main(["ask", "What?"]) == 2
     err = capsys.readouterr().err
     assert "Hugging Face hub" in err and "local folder" in err and "Traceback" not in err
@@ -150,19 +150,46 @@ def test_empty_question_and_no_files(capsys, tmp_path, monkeypatch):
     assert main(["ask", "   "]) == 2
     assert "question is empty" in capsys.readouterr().err
     (tmp_path / "x.bin").write_bytes(b"1")
-    assert main(["index", str(tmp_path / "x.bin"), "--no-progress"]) == 1
-    assert "No indexable files" in capsys.readouterr().err
+    assert main(["index", str(tmp_path / "x.bin"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "No indexable files" in err and "x.bin: unsupported file type" in err
+    assert not (tmp_path / "d" / "default.json").exists()  # a failed index writes nothing
 
 
 def test_offline_hub_default_falls_back_to_the_demo_model(indexed, capsys, monkeypatch):
-    import spanbert_reader.models
+    import spanbert_reader.app.qa
 
     _, env, _ = indexed
     monkeypatch.setenv("SPANBERT_DATA_DIR", env["SPANBERT_DATA_DIR"])
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv("SPANBERT_MODEL", raising=False)
-    monkeypatch.setattr(spanbert_reader.models, "demo_model_path", lambda: Path(env["SPANBERT_MODEL"]))
+    monkeypatch.setattr(spanbert_reader.app.qa, "demo_model_path", lambda: Path(env["SPANBERT_MODEL"]))
     assert main(["ask", "Where is Mount Etna?", "--json"]) == 0
     captured = capsys.readouterr()
     assert "using the bundled small demo model" in captured.err
     assert json.loads(captured.out)["answers"]
+
+
+def test_non_memory_pipeline_never_asks_for_the_memory_index(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPANBERT_DATA_DIR", str(tmp_path / "empty"))
+    for name in ("elasticsearch_qa", "elasticsearch_hybrid_qa"):
+        assert main(["ask", "q?", "--pipeline", name, "--es-url", "http://127.0.0.1:9"]) == 2
+        err = capsys.readouterr().err
+        assert "Elasticsearch at http://127.0.0.1:9 is unreachable" in err
+        assert "in-memory" not in err and "Traceback" not in err
+
+
+def test_custom_yaml_is_refused_before_the_index_is_looked_for(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPANBERT_DATA_DIR", str(tmp_path / "empty"))
+    bad = tmp_path / "bad.yml"
+    bad.write_text("components:\n  evil:\n    type: os.system\n    init_parameters: {}\nconnections: []\n")
+    assert main(["ask", "q?", "--pipeline", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "type 'os.system' is not allowed" in err and "in-memory index" not in err
+    no_reader = tmp_path / "no_reader.yml"
+    no_reader.write_text("components:\n  retriever:\n    type: haystack.components.retrievers.in_memory."
+                         "bm25_retriever.InMemoryBM25Retriever\n    init_parameters:\n      document_store:\n        type: haystack."
+                         "document_stores.in_memory.document_store.InMemoryDocumentStore\n        init_parameters: "
+                         "{}\nconnections: []\n")
+    assert main(["ask", "q?", "--pipeline", str(no_reader)]) == 2
+    assert "no component with an 'answers' output" in capsys.readouterr().err

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from spanbert_reader.app.settings import demo_model_path
 from spanbert_reader.cli import main
 from spanbert_reader.data.text import normalize_answer
-from spanbert_reader.models import demo_model_path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = demo_model_path()

@@ -3,7 +3,7 @@
 import pytest
 from haystack import Pipeline
 
-from spanbert_reader.pipelines import PipelineError, list_pipelines, load_pipeline, substitute
+from spanbert_reader.app.pipelines import PipelineError, list_pipelines, load_pipeline, substitute
 
 EXPECTED = {"inmemory_qa", "elasticsearch_qa", "elasticsearch_hybrid_qa", "inmemory_indexing",
             "inmemory_embedding_indexing", "elasticsearch_indexing", "elasticsearch_hybrid_indexing"}

@@ -65,7 +65,7 @@ def test_run_async_in_an_async_pipeline_run(minilm_qa):
 
 
 def test_secrets_never_appear_in_dumps(monkeypatch, tiny_qa):
-    from spanbert_reader.pipelines import load_pipeline
+    from spanbert_reader.app.pipelines import load_pipeline
 
     monkeypatch.setenv("ELASTIC_API_KEY", "super-secret-es-key")
     monkeypatch.setenv("HF_TOKEN", "hf_super_secret_token")
@@ -77,32 +77,24 @@ def test_secrets_never_appear_in_dumps(monkeypatch, tiny_qa):
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, minilm_qa):
-    import os
-
     from fastapi.testclient import TestClient
-
-    from spanbert_reader.stores import save_memory_store
-
-    root = tmp_path_factory.mktemp("serve")
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
+    from spanbert_reader.app.qa import build_qa_pipeline
+    from spanbert_reader.app.settings import AppSettings
+    from spanbert_reader.app.stores import save_memory_store
+    from spanbert_reader.serve.app import create_serving_app
+    from spanbert_reader.serve.wrapper import ServingSetup
+
+    root = tmp_path_factory.mktemp("serve")
     store = InMemoryDocumentStore()
     store.write_documents(DOCS)
     save_memory_store(store, "default", root / "data")
-    env = {"SPANBERT_DATA_DIR": str(root / "data"), "SPANBERT_MODEL": str(minilm_qa),
-           "SPANBERT_SERVE_STORE": "memory"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    from spanbert_reader.serve.app import create_serving_app
-
-    app = create_serving_app(root / "pipelines", max_body_bytes=2048)
+    settings = AppSettings(data_dir=str(root / "data"), model=str(minilm_qa))
+    setup = ServingSetup(build_qa_pipeline(settings).pipeline)
+    app = create_serving_app(root / "pipelines", max_body_bytes=2048, setup=setup)
     with TestClient(app) as test_client:
         yield test_client
-    for k, v in old.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 def test_endpoint_answers(client):

@@ -164,7 +164,7 @@ def test_fusion_parameters_serialise_and_validate(tiny_qa):
 
 
 def test_fusion_weight_from_pipeline_yaml_variable(tiny_qa):
-    from spanbert_reader.pipelines import load_pipeline
+    from spanbert_reader.app.pipelines import load_pipeline
 
     pipeline = load_pipeline("inmemory_qa", {"SPANBERT_MODEL": str(tiny_qa), "RETRIEVER_WEIGHT": 1.5,
                                              "AGGREGATE_ANSWERS": "true"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,34 +9,9 @@ from typing import Any
 from haystack import Document, component
 from haystack.dataclasses import ByteStream
 
+from spanbert_reader.data.records import CONTENT_KEYS, parse_records
+
 logger = logging.getLogger(__name__)
-
-CONTENT_KEYS = ("content", "text", "context", "passage", "extract")
-
-
-def squad_paragraphs(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(context, meta) for every paragraph of a SQuAD 1.1/2.0 dataset dictionary."""
-    result = []
-    for a_index, article in enumerate(data.get("data", [])):
-        title = article.get("title", "")
-        for p_index, paragraph in enumerate(article.get("paragraphs", [])):
-            context = paragraph.get("context")
-            if isinstance(context, str):
-                result.append((context, {"title": title, "squad_article": a_index, "squad_paragraph": p_index}))
-    return result
-
-
-def _record_content(record: Any, content_keys: tuple[str, ...]) -> tuple[str | None, dict[str, Any]]:
-    if isinstance(record, str):
-        return record, {}
-    if not isinstance(record, dict):
-        return None, {}
-    for key in content_keys:
-        if isinstance(record.get(key), str):
-            meta = {k: v for k, v in record.items() if k != key and isinstance(v, str | int | float | bool)}
-            return record[key], meta
-    return None, {}
-
 
 @component
 class QARecordsToDocument:
@@ -55,32 +29,7 @@ class QARecordsToDocument:
         self.content_keys = list(content_keys) if content_keys else list(CONTENT_KEYS)
 
     def _parse(self, name: str, raw: str) -> list[tuple[str, dict[str, Any]]]:
-        keys = tuple(self.content_keys)
-        stripped = raw.lstrip()
-        records: list[Any]
-        if name.endswith(".jsonl") or (stripped.startswith("{") and "\n{" in stripped and not name.endswith(".json")):
-            records = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        else:
-            data = json.loads(raw)
-            if isinstance(data, dict) and isinstance(data.get("data"), list):
-                return squad_paragraphs(data)
-            if isinstance(data, dict):
-                records = [({"key": k, **v} if isinstance(v, dict) else v) for k, v in data.items()]
-            elif isinstance(data, list):
-                records = data
-            else:
-                raise ValueError("expected a SQuAD dataset, a list of records or a map of records")
-        result = []
-        skipped = 0
-        for record in records:
-            content, meta = _record_content(record, keys)
-            if content and content.strip():
-                result.append((content, meta))
-            else:
-                skipped += 1
-        if skipped:
-            logger.warning("%s: skipped %d record(s) without text (looked for keys %s)", name, skipped, list(keys))
-        return result
+        return parse_records(name, raw, tuple(self.content_keys))
 
     @component.output_types(documents=list[Document])
     def run(self, sources: list[str | Path | ByteStream], meta: dict[str, Any] | list[dict[str, Any]] | None = None

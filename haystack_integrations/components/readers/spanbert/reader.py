@@ -45,8 +45,8 @@ class SpanBERTReader:
     A drop-in replacement for ``TransformersExtractiveReader``: same inputs, same ``{"answers": [...]}``
     output of ``ExtractedAnswer`` sorted by score, and the same meaning of the shared parameters. What differs:
 
-    - decoding follows SpanBERT/BERT: top ``n_best_per_window`` starts × ends, ``max_answer_length`` tokens at
-      most, each start counted only in the window where it has the most context;
+    - decoding is exact: every valid span of at most ``max_answer_length`` tokens is scored (the best
+      ``n_best_per_window`` kept), each start counted only in the window where it has the most context;
     - segment ids (query 0, passage 1) are passed to the model, as BERT QA models were fine-tuned with them;
     - windows of all documents are sorted by length and run packed (no compute on padding);
     - SQuAD 2.0 models answer "no answer" from their own null ([CLS]) logit (see ``no_answer_method``);

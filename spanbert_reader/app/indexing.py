@@ -8,6 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spanbert_reader.app.errors import AppError
+from spanbert_reader.app.pipelines import load_pipeline
+from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.app.stores import check_elasticsearch, inject_store, load_memory_store, save_memory_store
+
 SUPPORTED_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "records", ".jsonl": "records"}
 
@@ -19,7 +24,39 @@ class IndexReport:
     files: int = 0
     passages: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    store: str = ""
+    store: str = ""  # where the passages went (a file, or a server and index)
+
+
+def indexing_pipeline_name(settings: AppSettings, embed: bool) -> str:
+    """The bundled indexing pipeline for the settings' store (with embeddings when ``embed``)."""
+    if settings.store == "elasticsearch":
+        return "elasticsearch_hybrid_indexing" if embed else "elasticsearch_indexing"
+    return "inmemory_embedding_indexing" if embed else "inmemory_indexing"
+
+
+def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, embed: bool = False,
+                pipeline: str | None = None, split_length: int | None = None, progress: bool = True) -> IndexReport:
+    """Index the supported files under ``paths`` into the settings' store; raises AppError when none is found."""
+    report = IndexReport()
+    files, report.skipped = collect_files(paths)
+    report.files = len(files)
+    if not files:
+        raise AppError("No indexable files found."
+                       + "".join(f"\n  {path}: {reason}" for path, reason in report.skipped))
+    if settings.store == "elasticsearch":
+        check_elasticsearch(settings.elasticsearch_url, api_key=settings.es_api_key)
+    loaded = load_pipeline(pipeline or indexing_pipeline_name(settings, embed),
+                           settings.overrides(SPLIT_LENGTH=split_length))
+    store = None
+    if settings.store == "memory":
+        store = load_memory_store(settings.index_name, settings.data_dir, must_exist=False)
+        inject_store(loaded, store)
+    report.passages = run_indexing(loaded, files, progress=progress)
+    if store is not None:
+        report.store = str(save_memory_store(store, settings.index_name, settings.data_dir))
+    else:
+        report.store = f"{settings.elasticsearch_url} index '{settings.index_name}'"
+    return report
 
 
 def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[tuple[str, str]]]:

@@ -1,0 +1,178 @@
+"""The bundled Haystack pipeline YAMLs: list them, load one by name or path with ``${VAR}`` substitution.
+
+``${VAR}`` and ``${VAR:-default}`` are replaced from keyword overrides first, then the environment. Only
+component types from an allowlist (``haystack``, ``haystack_integrations``, ``spanbert_reader`` and what the
+caller adds) are accepted, checked before anything is imported: Haystack's own loader would import any class
+a file names.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spanbert_reader.app.errors import AppError
+
+ALLOWED_MODULES = ("haystack.", "haystack_integrations.", "spanbert_reader.")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class PipelineError(AppError, ValueError):
+    """A pipeline file cannot be loaded; the message names the file (and line when known)."""
+
+
+@dataclass(frozen=True)
+class BundledPipeline:
+    """A pipeline YAML shipped with the package."""
+
+    name: str
+    path: Path
+    description: str
+
+
+def pipeline_dirs() -> list[Path]:
+    """Folders searched for bundled pipelines (the source checkout, then the installed data files)."""
+    return [Path(__file__).resolve().parents[2] / "pipelines",
+            Path(sys.prefix) / "share" / "spanbert-reader" / "pipelines"]
+
+
+def list_pipelines() -> dict[str, BundledPipeline]:
+    """Bundled pipelines by name (file name without ``.yml``)."""
+    found: dict[str, BundledPipeline] = {}
+    for folder in pipeline_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.yml")):
+            if path.stem in found:
+                continue
+            description = ""
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.startswith("# description:"):
+                    description = line.split(":", 1)[1].strip()
+                    break
+            found[path.stem] = BundledPipeline(path.stem, path, description)
+    return found
+
+
+def resolve_pipeline(name_or_path: str | os.PathLike) -> Path:
+    """The YAML file for a bundled pipeline name or a path."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    bundled = list_pipelines()
+    name = str(name_or_path)
+    if name.endswith((".yml", ".yaml")) and Path(name).stem not in bundled:
+        raise PipelineError(f"Pipeline file '{name}' does not exist.")
+    key = Path(name).stem if name.endswith((".yml", ".yaml")) else name
+    if key in bundled:
+        return bundled[key].path
+    raise PipelineError(f"Unknown pipeline '{name}': not a file, and not one of {', '.join(sorted(bundled))}.")
+
+
+def substitute(text: str, overrides: Mapping[str, Any] | None = None, source: str = "<string>",
+               environ: Mapping[str, str] | None = None) -> str:
+    """Replace ``${VAR}`` / ``${VAR:-default}``; an unset variable without default is an error naming the line."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        def replace(match: re.Match[str], number: int = number) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in overrides:
+                return str(overrides[name])
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise PipelineError(f"{source}, line {number}: variable ${{{name}}} is not set and has no default "
+                                f"(set it in the environment or pass {name}=...).")
+
+        lines[number - 1] = _VARIABLE.sub(replace, line)
+    return "\n".join(lines)
+
+
+def _component_types(node: Any) -> Iterable[str]:
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if isinstance(kind, str) and ("init_parameters" in node or "." in kind):
+            yield kind
+        for value in node.values():
+            yield from _component_types(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _component_types(value)
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
+def check_allowed(data: dict[str, Any], text: str, source: str, extra_allowed: Iterable[str] = ()) -> None:
+    """Refuse any component/object type outside the allowlist, before anything is imported."""
+    allowed = tuple(ALLOWED_MODULES) + tuple(m if m.endswith(".") else m + "." for m in extra_allowed)
+    for component in (data.get("components") or {}).values():
+        for kind in _component_types(component):
+            if kind in ("env_var", "token"):  # serialised Secret
+                continue
+            if not kind.startswith(allowed):
+                line = _line_of(text, kind)
+                where = f"{source}, line {line}" if line else source
+                raise PipelineError(
+                    f"{where}: type '{kind}' is not allowed; pipelines may only use types from "
+                    f"{', '.join(a.rstrip('.') for a in allowed)} (pass allowed_modules=[...] to trust more)."
+                )
+
+
+def parse_pipeline_yaml(text: str, source: str) -> dict[str, Any]:
+    """Parse YAML with a message that names the file and line on errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        raise PipelineError(f"{where}: malformed YAML: {getattr(exc, 'problem', None) or exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("components"), dict):
+        raise PipelineError(f"{source}: not a Haystack pipeline (expected a mapping with 'components').")
+    return data
+
+
+def load_pipeline(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
+                  allowed_modules: Iterable[str] = ()):
+    """Load a bundled pipeline (by name) or a YAML file into a Haystack ``Pipeline``.
+
+    Example:
+        >>> pipe = load_pipeline("inmemory_qa", {"SPANBERT_MODEL": "path/to/model", "RETRIEVER_TOP_K": 5})
+    """
+    from haystack import Pipeline
+    from haystack.core.errors import DeserializationError
+    from haystack.core.errors import PipelineError as HaystackPipelineError
+
+    path = resolve_pipeline(name_or_path)
+    source = str(path)
+    text = substitute(path.read_text(encoding="utf-8"), overrides, source)
+    data = parse_pipeline_yaml(text, source)
+    extra = tuple(allowed_modules)
+    check_allowed(data, text, source, extra)
+    data.setdefault("connections", [])
+    try:
+        patterns = ["spanbert_reader.*"] + [m.rstrip(".") + ".*" for m in extra]
+        return Pipeline.from_dict(data, allowed_modules=patterns)
+    except (DeserializationError, HaystackPipelineError, ImportError, TypeError, ValueError) as exc:
+        message = str(exc)
+        line = None
+        for component in data["components"].values():
+            kind = component.get("type", "") if isinstance(component, dict) else ""
+            if kind and kind in message:
+                line = _line_of(text, kind)
+        where = f"{source}, line {line}" if line else source
+        raise PipelineError(f"{where}: {message}") from exc

@@ -1,0 +1,199 @@
+"""The one way from settings to a ready QA pipeline (used by ``ask``, ``eval`` and ``serve``), its inputs, and
+how answers are presented."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from spanbert_reader.app.errors import AppError
+from spanbert_reader.app.pipelines import load_pipeline
+from spanbert_reader.app.settings import AppSettings, demo_model_path
+from spanbert_reader.app.stores import (
+    StoreError,
+    check_elasticsearch,
+    document_stores,
+    has_embeddings,
+    inject_store,
+    load_memory_store,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class QAPipeline:
+    """A loaded (and usually warmed-up) QA pipeline with what was chosen for it."""
+
+    pipeline: Any
+    name: str
+    model: str
+    memory_store: Any = None  # the in-memory store injected into its retrievers, if any
+    notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. a model fallback)
+
+
+def default_pipeline_name(settings: AppSettings, store=None) -> str:
+    """The bundled pipeline for the settings' store (hybrid when an in-memory ``store`` holds embeddings)."""
+    if settings.pipeline:
+        return settings.pipeline
+    if settings.store == "elasticsearch":
+        return "elasticsearch_qa"
+    return "inmemory_hybrid_qa" if store is not None and has_embeddings(store) else "inmemory_qa"
+
+
+def _check_elasticsearch_stores(pipeline, settings: AppSettings, require_documents: bool) -> None:
+    checked = set()
+    for _, store in document_stores(pipeline):
+        if type(store).__name__ != "ElasticsearchDocumentStore":
+            continue
+        params = store.to_dict().get("init_parameters", {})
+        hosts = params.get("hosts") or settings.elasticsearch_url
+        url = hosts[0] if isinstance(hosts, list) else str(hosts)
+        index = params.get("index")
+        if (url, index) not in checked:
+            check_elasticsearch(url, index, must_exist=require_documents, api_key=settings.es_api_key)
+            checked.add((url, index))
+
+
+def _open_memory_index(settings: AppSettings, require_documents: bool):
+    store = load_memory_store(settings.index_name, settings.data_dir, must_exist=require_documents)
+    if require_documents and store.count_documents() == 0:
+        raise StoreError(f"The in-memory index '{settings.index_name}' is empty: run `spanbert-qa index PATH...` "
+                         "first.")
+    return store
+
+
+def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_documents: bool = True,
+                      warm_up: bool = True, **overrides: Any) -> QAPipeline:
+    """Load, check and warm up the QA pipeline the settings describe.
+
+    A custom pipeline YAML is validated first (allowlist, syntax, variables), so its error is the one the user
+    sees. Then each store the pipeline reads is checked: in-memory retrievers get ``memory_store`` or the saved
+    index ``settings.index`` (which must exist and hold documents when ``require_documents``); Elasticsearch
+    stores must answer (and hold the index when ``require_documents``). Without an explicit model, a reader
+    that cannot be loaded (offline, no hub access) falls back to the bundled demo reader, with a note.
+    Raises :class:`~spanbert_reader.app.errors.AppError` subclasses for everything a user can fix.
+    """
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    from spanbert_reader.modeling import CheckpointError
+
+    store = memory_store
+    if settings.pipeline is None and settings.store == "memory" and store is None:
+        store = _open_memory_index(settings, require_documents)
+    name = default_pipeline_name(settings, store)
+    values = settings.overrides(**overrides)
+    pipeline = load_pipeline(name, values)
+    if not any("answers" in sockets for sockets in
+               pipeline.outputs(include_components_with_connected_outputs=True).values()):
+        raise AppError(f"Pipeline '{name}' has no component with an 'answers' output: add a reader "
+                       "(type: haystack_integrations.components.readers.spanbert.SpanBERTReader).")
+    uses_memory = any(isinstance(s, InMemoryDocumentStore) for _, s in document_stores(pipeline))
+    if uses_memory:
+        if store is None:
+            store = _open_memory_index(settings, require_documents)
+        inject_store(pipeline, store)
+    _check_elasticsearch_stores(pipeline, settings, require_documents)
+    built = QAPipeline(pipeline, name, values["SPANBERT_MODEL"], store if uses_memory else None)
+    if not warm_up:
+        return built
+    try:
+        pipeline.warm_up()
+    except CheckpointError as exc:
+        demo = demo_model_path()
+        if settings.model is not None or demo is None:
+            raise AppError(f"{exc}\nPass a local reader checkpoint with --model PATH or SPANBERT_MODEL=PATH.") from exc
+        built.notes.append(f"the default hub model {values['SPANBERT_MODEL']} is not available "
+                           f"({type(exc).__name__}); using the bundled small demo model {demo} instead. Pass "
+                           "--model for a real SpanBERT checkpoint.")
+        fallback = build_qa_pipeline(settings.with_(model=str(demo)), memory_store=store,
+                                     require_documents=require_documents, warm_up=True, **overrides)
+        fallback.notes[:0] = built.notes
+        return fallback
+    return built
+
+
+def reader_of(pipeline):
+    """The name of the pipeline's answer-producing reader component, or None."""
+    from spanbert_reader.component import SpanBERTReader
+
+    for name in pipeline.graph.nodes:
+        if isinstance(pipeline.get_component(name), SpanBERTReader):
+            return name
+    return None
+
+
+def question_inputs(pipeline, question: str, top_k: int | None = None,
+                    retriever_top_k: int | None = None) -> dict[str, dict[str, Any]]:
+    """Run inputs that feed ``question`` to every open ``query``/``text`` socket; with ``retriever_top_k`` the
+    retrievers (and a joiner) pass that many passages on; with ``top_k`` the reader returns that many answers."""
+    data: dict[str, dict[str, Any]] = {}
+    reader = reader_of(pipeline)
+    for component, sockets in pipeline.inputs().items():
+        for socket in sockets:
+            if socket in ("query", "text"):
+                data.setdefault(component, {})[socket] = question
+        if retriever_top_k is not None and "top_k" in sockets and component != reader:
+            data.setdefault(component, {})["top_k"] = retriever_top_k
+    if top_k is not None and reader is not None:
+        data.setdefault(reader, {})["top_k"] = top_k
+    return data
+
+
+def find_answers(result: dict[str, Any]) -> list:
+    """The ``answers`` output of a pipeline run."""
+    for output in result.values():
+        if isinstance(output, dict) and "answers" in output:
+            return output["answers"]
+    raise KeyError("the pipeline produced no 'answers' output; is a reader connected?")
+
+
+def source_of(document) -> str:
+    """A short human name for where a document came from."""
+    meta = document.meta or {}
+    for key in ("file_path", "title", "name", "url"):
+        if meta.get(key):
+            return str(meta[key])
+    return document.id[:12]
+
+
+def marked_context(answer, width: int = 80) -> str:
+    """The answer in its document with ``width`` characters either side, the answer marked »like this«."""
+    content = answer.document.content
+    start, end = answer.document_offset.start, answer.document_offset.end
+    left = content[max(0, start - width): start]
+    right = content[end: end + width]
+    prefix = "…" if start > width else ""
+    suffix = "…" if end + width < len(content) else ""
+    text = f"{prefix}{left}»{content[start:end]}«{right}{suffix}"
+    return " ".join(text.split())
+
+
+def answer_records(answers: list) -> list[dict[str, Any]]:
+    """JSON-ready answers."""
+    records = []
+    for a in answers:
+        if a.data is None:
+            records.append({"answer": None, "score": a.score, "no_answer": True})
+            continue
+        records.append({
+            "answer": a.data, "score": a.score, "document_id": a.document.id, "source": source_of(a.document),
+            "start": a.document_offset.start, "end": a.document_offset.end, "context": marked_context(a),
+            "meta": {k: v for k, v in (a.document.meta or {}).items() if isinstance(v, str | int | float | bool)},
+        })
+    return records
+
+
+def format_table(question: str, answers: list) -> str:
+    """A readable table of answers."""
+    lines = [f"Q: {question}"]
+    if not answers:
+        lines.append("  (no answers)")
+    for rank, a in enumerate(answers, start=1):
+        if a.data is None:
+            lines.append(f"  {rank}. [no answer]  score {a.score:.3f}")
+            continue
+        lines.append(f"  {rank}. {a.data}  score {a.score:.3f}  source {source_of(a.document)}")
+        lines.append(f"     {marked_context(a)}")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""One place for the application's settings and their defaults.
+
+Commands (``ask``, ``eval``, ``index``, ``serve``) build an :class:`AppSettings` from their arguments with
+:meth:`AppSettings.from_env` filling what was not given from the environment, once, at the edge. Everything
+below (stores, pipelines, the QA builder, the server) receives the settings explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+StoreKind = Literal["memory", "elasticsearch"]
+
+DEFAULT_MEMORY_INDEX = "default"
+DEFAULT_ES_INDEX = "spanbert"
+DEFAULT_ES_URL = "http://localhost:9200"
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEMO_MODEL_NAME = "minilm-squad-demo"
+
+# environment variable -> settings field (read once by ``from_env``)
+ENVIRONMENT = {"SPANBERT_MODEL": "model", "SPANBERT_DATA_DIR": "data_dir", "ELASTICSEARCH_URL": "es_url",
+               "ELASTIC_API_KEY": "es_api_key", "EMBEDDING_MODEL": "embedding_model"}
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """What a command needs to reach a store and answer questions.
+
+    ``None`` means "the default": ``index`` is ``default`` in memory and ``spanbert`` in Elasticsearch;
+    ``pipeline`` is chosen from the store (and, in memory, from whether the index holds embeddings);
+    ``model`` is the hub SpanBERT SQuAD 2.0 reader, with the bundled demo reader as offline fallback.
+    """
+
+    store: StoreKind = "memory"
+    index: str | None = None
+    data_dir: str | None = None
+    es_url: str | None = None
+    es_api_key: str | None = field(default=None, repr=False)
+    embedding_model: str | None = None
+    pipeline: str | None = None
+    model: str | None = None
+    top_k: int = 3
+    retriever_top_k: int = 10
+    extra: Mapping[str, Any] = field(default_factory=dict)  # further ${VAR} values for the pipeline YAML
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **given: Any) -> AppSettings:
+        """Settings from ``given`` (``None`` values ignored), then the environment, then the defaults."""
+        environ = os.environ if environ is None else environ
+        values = {name: value for name, value in given.items() if value is not None}
+        for variable, name in ENVIRONMENT.items():
+            if name not in values and environ.get(variable):
+                values[name] = environ[variable]
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> AppSettings:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def index_name(self) -> str:
+        """The index to read or write."""
+        return self.index or (DEFAULT_ES_INDEX if self.store == "elasticsearch" else DEFAULT_MEMORY_INDEX)
+
+    @property
+    def elasticsearch_url(self) -> str:
+        """The Elasticsearch server to use."""
+        return self.es_url or DEFAULT_ES_URL
+
+    @property
+    def reader_model(self) -> str:
+        """The reader checkpoint to load (the user's, else the default hub model)."""
+        from haystack_integrations.components.readers.spanbert.reader import DEFAULT_MODEL
+
+        return self.model or DEFAULT_MODEL
+
+    def overrides(self, **extra: Any) -> dict[str, Any]:
+        """``${VAR}`` values for the bundled pipeline YAMLs."""
+        values: dict[str, Any] = {
+            "ELASTICSEARCH_URL": self.elasticsearch_url, "INDEX": self.index_name,
+            "EMBEDDING_MODEL": self.embedding_model or DEFAULT_EMBEDDING_MODEL, "SPANBERT_MODEL": self.reader_model,
+            "READER_TOP_K": self.top_k, "RETRIEVER_TOP_K": self.retriever_top_k,
+        }
+        values.update(self.extra)
+        values.update(extra)
+        return values
+
+
+def demo_model_path() -> Path | None:
+    """The bundled demo reader (all-MiniLM-L6-v2 fine-tuned on SQuAD 1.1 data), if this install has it."""
+    candidates = [Path(__file__).resolve().parents[2] / "examples" / "models" / DEMO_MODEL_NAME,
+                  Path(sys.prefix) / "share" / "spanbert-reader" / "models" / DEMO_MODEL_NAME]
+    for path in candidates:
+        if (path / "model.safetensors").exists() and (path / "config.json").exists():
+            return path
+    return None

@@ -1,0 +1,133 @@
+"""Document stores the application works with: a persistent in-memory store (a JSON file) and Elasticsearch."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from spanbert_reader.app.errors import AppError
+from spanbert_reader.app.settings import DEFAULT_MEMORY_INDEX as DEFAULT_INDEX
+from spanbert_reader.app.settings import AppSettings
+
+
+class StoreError(AppError, RuntimeError):
+    """A document store cannot be used (unreachable server, missing index, empty store)."""
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Where in-memory stores are saved: ``explicit`` (the settings' ``data_dir``), or the user's cache dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("spanbert-reader")) / "stores"
+
+
+def _check_index_name(index: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", index or ""):
+        raise StoreError(f"Index name {index!r} is invalid: use letters, digits, '_', '-' and '.'.")
+    return index
+
+
+def memory_store_path(index: str = DEFAULT_INDEX, directory: str | os.PathLike | None = None) -> Path:
+    """The file holding an in-memory index."""
+    return data_dir(directory) / f"{_check_index_name(index)}.json"
+
+
+def load_memory_store(index: str = DEFAULT_INDEX, directory: str | os.PathLike | None = None,
+                      must_exist: bool = True):
+    """The in-memory store saved for ``index`` (a new empty one when ``must_exist`` is False)."""
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    path = memory_store_path(index, directory)
+    if path.exists():
+        store = InMemoryDocumentStore.load_from_disk(str(path))
+        return store
+    if must_exist:
+        raise StoreError(f"No in-memory index '{index}' in {path.parent}: run `spanbert-qa index PATH...` first.")
+    return InMemoryDocumentStore(index=index)
+
+
+def has_embeddings(store) -> bool:
+    """True when the in-memory store's documents carry embeddings (the index was built with ``--embed``)."""
+    first = next(iter(store.storage.values()), None)
+    return first is not None and first.embedding is not None
+
+
+def save_memory_store(store, index: str = DEFAULT_INDEX, directory: str | os.PathLike | None = None) -> Path:
+    """Persist an in-memory store so another process (``spanbert-qa ask``) can load it."""
+    path = memory_store_path(index, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store.save_to_disk(str(path))
+    return path
+
+
+def check_elasticsearch(url: str, index: str | None = None, must_exist: bool = False,
+                        api_key: str | None = None, timeout: float = 5.0) -> None:
+    """Raise :class:`StoreError` when Elasticsearch at ``url`` is unreachable within ``timeout`` seconds (no
+    retries), or, with ``must_exist``, when ``index`` is missing or empty."""
+    import logging
+
+    from elasticsearch import Elasticsearch
+
+    options = {"request_timeout": timeout, "max_retries": 0, "retry_on_timeout": False}
+    if api_key:
+        options["api_key"] = api_key
+    transport_logger = logging.getLogger("elastic_transport")
+    level = transport_logger.level
+    transport_logger.setLevel(logging.CRITICAL)  # its retry warnings carry full tracebacks
+    try:
+        try:
+            client = Elasticsearch(url, **options)
+            client.info()
+        except Exception as exc:  # bad URL, connection refused, DNS, TLS, auth ...
+            raise StoreError(f"Elasticsearch at {url} is unreachable ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else 'no reply'}).") from exc
+        if must_exist and index:
+            hint = (f"run `spanbert-qa index PATH... --store elasticsearch --index {index}` first.")
+            if not client.indices.exists(index=index):
+                raise StoreError(f"Elasticsearch at {url} has no index '{index}': {hint}")
+            if client.count(index=index)["count"] == 0:
+                raise StoreError(f"The Elasticsearch index '{index}' at {url} is empty: {hint}")
+    finally:
+        transport_logger.setLevel(level)
+
+
+def document_stores(pipeline) -> list[tuple[str, Any]]:
+    """``(component name, document store)`` for each component of the pipeline that reads a store."""
+    found = []
+    for name in pipeline.graph.nodes:
+        component = pipeline.get_component(name)
+        # Haystack's own components expose ``document_store``; the Elasticsearch integration's keep it private
+        store = getattr(component, "document_store", None) or getattr(component, "_document_store", None)
+        if store is not None:
+            found.append((name, store))
+    return found
+
+
+def inject_store(pipeline, store) -> int:
+    """Point every component that holds an in-memory document store at ``store``; return how many."""
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    count = 0
+    for name, current in document_stores(pipeline):
+        if isinstance(current, InMemoryDocumentStore):
+            pipeline.get_component(name).document_store = store
+            count += 1
+    return count
+
+
+def read_index_texts(settings: AppSettings) -> list[str]:
+    """The non-empty texts of the settings' index (in memory or in Elasticsearch), e.g. to pre-train on."""
+    if settings.store == "memory":
+        documents = load_memory_store(settings.index_name, settings.data_dir, must_exist=True).filter_documents()
+    else:
+        from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
+
+        check_elasticsearch(settings.elasticsearch_url, settings.index_name, must_exist=True,
+                            api_key=settings.es_api_key)
+        documents = ElasticsearchDocumentStore(hosts=settings.elasticsearch_url,
+                                               index=settings.index_name).filter_documents()
+    return [d.content for d in documents if d.content and d.content.strip()]

@@ -1,0 +1,42 @@
+"""``spanbert-qa``: index documents, ask questions, evaluate, serve, fine-tune and pre-train.
+
+Each command parses its arguments into settings, calls the library, and prints; errors a user can fix
+(:class:`~spanbert_reader.app.errors.AppError`) are printed as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from spanbert_reader.cli.parser import build_parser
+
+EXIT_USAGE = 2
+
+__all__ = ["EXIT_USAGE", "build_parser", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one ``spanbert-qa`` command; returns the exit code."""
+    from spanbert_reader.app.errors import AppError
+    from spanbert_reader.cli.commands import COMMANDS, CLIError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return COMMANDS[args.command](args)
+    except CLIError as exc:
+        print(f"spanbert-qa {args.command}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except AppError as exc:
+        print(f"spanbert-qa {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130

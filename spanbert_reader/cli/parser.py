@@ -1,0 +1,158 @@
+"""The ``spanbert-qa`` argument parser. Training defaults are not restated here: they come from the config
+dataclasses (an option left out keeps the dataclass default)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from spanbert_reader.version import __version__
+
+
+def _default(config_class, name: str):
+    """The dataclass default of ``name`` (for help texts)."""
+    for f in dataclasses.fields(config_class):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", choices=["memory", "elasticsearch"], default="memory",
+                        help="document store (default: the embedded in-memory store)")
+    parser.add_argument("--index", default=None, help="index name (default: 'default' in memory, 'spanbert' in ES)")
+    parser.add_argument("--data-dir", default=None,
+                        help="where in-memory indexes are saved (default: $SPANBERT_DATA_DIR or the user cache dir)")
+    parser.add_argument("--es-url", default=None,
+                        help="Elasticsearch URL (default: $ELASTICSEARCH_URL or http://localhost:9200)")
+    parser.add_argument("--embedding-model", default=None,
+                        help="sentence-transformers model for --embed / the hybrid pipeline ($EMBEDDING_MODEL)")
+
+
+def _training_args(parser: argparse.ArgumentParser, config_class) -> None:
+    """Options shared by ``train`` and ``pretrain``; None means "the config's default"."""
+    def option(*flags: str, name: str, kind=int, help: str = "") -> None:
+        default = _default(config_class, name)
+        parser.add_argument(*flags, dest=name, type=kind, default=None,
+                            help=f"{help} (default {default})" if help else f"default {default}")
+
+    option("--max-seq-length", name="max_seq_length", help="tokens per window/block")
+    option("--learning-rate", "--lr", name="learning_rate", kind=float, help="peak learning rate")
+    option("--warmup-ratio", name="warmup_ratio", kind=float, help="fraction of steps for linear warm-up")
+    option("--batch-size", name="batch_size", help="effective batch size (all processes together)")
+    option("--per-device-batch-size", name="per_device_batch_size",
+           help="examples per forward pass (gradient accumulation makes up --batch-size)")
+    option("--epochs", name="epochs", kind=float)
+    option("--max-steps", name="max_steps", help="stop after this many optimiser steps")
+    option("--seed", name="seed")
+    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default=None)
+    parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    parser.add_argument("--cpu", action="store_true", default=None, help="train on the CPU even when a GPU is present")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``spanbert-qa`` command."""
+    from spanbert_reader.training.finetune import FinetuneConfig
+    from spanbert_reader.training.pretrain import PretrainConfig
+
+    parser = argparse.ArgumentParser(prog="spanbert-qa",
+                                     description="SpanBERT extractive question answering for Haystack.")
+    parser.add_argument("--version", action="version", version=f"spanbert-qa {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("pipelines", help="list the bundled pipelines")
+
+    index = sub.add_parser("index", help="index files (.txt .md .html .pdf, SQuAD .json, .jsonl) for asking")
+    index.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    _store_args(index)
+    index.add_argument("--embed", action="store_true", help="also store sentence-transformers embeddings")
+    index.add_argument("--pipeline", default=None, help="indexing pipeline name or YAML file")
+    index.add_argument("--split-length", type=int, default=None, help="words per passage (default 150)")
+    index.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    ask = sub.add_parser("ask", help="answer a question (interactive when none is given)")
+    ask.add_argument("question", nargs="?", default=None)
+    _store_args(ask)
+    ask.add_argument("--pipeline", default=None,
+                     help="QA pipeline name or YAML file (default: inmemory_qa or elasticsearch_qa)")
+    ask.add_argument("--model", default=None,
+                     help="reader checkpoint folder or hub id (default: $SPANBERT_MODEL or a hub SpanBERT SQuAD 2.0)")
+    ask.add_argument("--top-k", type=int, default=3, help="answers to show")
+    ask.add_argument("--retriever-top-k", type=int, default=10, help="passages the retriever hands the reader")
+    ask.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    score = sub.add_parser("score", help="score SQuAD 1.1/2.0 predictions like the official script (JSON out)")
+    score.add_argument("--dataset", required=True, help="SQuAD-format dataset JSON")
+    score.add_argument("--predictions", required=True, help="JSON map: question id -> answer text ('' = none)")
+    score.add_argument("--null-odds", default=None, help="JSON map: question id -> no-answer odds")
+    score.add_argument("--null-threshold", type=float, default=1.0, help="no-answer when odds exceed this")
+
+    ev = sub.add_parser("eval", help="open-domain evaluation of retriever + reader on a SQuAD-format dataset")
+    ev.add_argument("--dataset", required=True, help="SQuAD 1.1/2.0 JSON file")
+    _store_args(ev)
+    ev.add_argument("--pipeline", default=None, help="QA pipeline name or YAML (default: inmemory_qa / "
+                    "elasticsearch_qa)")
+    ev.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
+    ev.add_argument("--retriever-top-k", default="1,5,10,20", help="comma-separated k values (default 1,5,10,20)")
+    ev.add_argument("--top-n", type=int, default=5, help="answers considered for top-n accuracy")
+    ev.add_argument("--output", default=None, help="folder for metrics.json, predictions.json, report.md, plot.png")
+    ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
+    ev.add_argument("--tune-null-threshold", action="store_true",
+                    help="store the F1-maximising no-answer threshold in the model folder")
+    ev.add_argument("--tune-fusion", action="store_true",
+                    help="grid-search the retriever weight and answer aggregation on this dataset and store the best "
+                         "in the model folder (fusion.json)")
+    ev.add_argument("--retriever-weight", type=float, default=None,
+                    help="score-fusion weight to evaluate (default: the model's fusion.json, else the built-in one)")
+    ev.add_argument("--keep-index", action="store_true", help="keep the Elasticsearch evaluation index")
+    ev.add_argument("--distractors", nargs="+", default=None, metavar="PATH",
+                    help="extra passages indexed beside the dataset's paragraphs (text, JSONL, JSON records)")
+    ev.add_argument("--batch-size", type=int, default=None, help="reader windows per batch")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    tr = sub.add_parser("train", help="fine-tune a checkpoint for extractive QA on SQuAD 1.1/2.0 JSON")
+    tr.add_argument("--train", required=True, help="SQuAD-format training file")
+    tr.add_argument("--dev", default=None, help="SQuAD-format dev file (EM/F1 during training, best kept)")
+    tr.add_argument("--model", required=True, help="checkpoint folder or hub id (base or QA)")
+    tr.add_argument("--output", required=True, help="output folder (HF-format checkpoint + tokenizer)")
+    _training_args(tr, FinetuneConfig)
+    tr.add_argument("--stride", type=int, default=None,
+                    help=f"tokens of overlap between windows (default {_default(FinetuneConfig, 'stride')})")
+    tr.add_argument("--max-query-length", type=int, default=None)
+    tr.add_argument("--weight-decay", type=float, default=None)
+    tr.add_argument("--eval-steps", type=int, default=None, help="dev evaluation every N steps (default: per epoch)")
+    tr.add_argument("--save-steps", type=int, default=None, help="save resumable state every N steps")
+    tr.add_argument("--resume", action="store_true", default=None, help="continue from the state saved in --output")
+    tr.add_argument("--stop-after", type=int, default=None,
+                    help="stop this run after N steps, saving resumable state (for time-sliced jobs)")
+    tr.add_argument("--train-limit", type=int, default=None, help="use only the first N training questions")
+    tr.add_argument("--dev-limit", type=int, default=None, help="use only the first N dev questions")
+    tr.add_argument("--shared-norm", action="store_true", default=None,
+                    help="one softmax over all windows of all passages of a question (comparable logits across "
+                         "passages); use with --distractors")
+    tr.add_argument("--distractors", type=int, default=None,
+                    help="with --shared-norm: training paragraphs retrieved by BM25 read beside the gold one")
+
+    sv = sub.add_parser("serve", help="serve the QA pipeline over HTTP (Hayhooks): POST /spanbert_qa/run")
+    _store_args(sv)
+    sv.add_argument("--pipeline", default=None, help="QA pipeline name or YAML file")
+    sv.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=1416)
+    sv.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger requests get 413")
+
+    pt = sub.add_parser("pretrain", help="continue pre-training with span masking + span boundary objective")
+    source = pt.add_mutually_exclusive_group(required=True)
+    source.add_argument("--corpus", nargs="+", help="text/markdown files, JSONL or SQuAD JSON, or folders")
+    source.add_argument("--from-index", default=None, metavar="NAME", help="documents of an existing index")
+    pt.add_argument("--store", choices=["memory", "elasticsearch"], default="memory")
+    pt.add_argument("--data-dir", default=None)
+    pt.add_argument("--es-url", default=None)
+    pt.add_argument("--model", required=True, help="encoder checkpoint folder or hub id")
+    pt.add_argument("--output", required=True)
+    _training_args(pt, PretrainConfig)
+    pt.add_argument("--mask-ratio", type=float, default=None,
+                    help=f"fraction of tokens masked (default {_default(PretrainConfig, 'mask_ratio')})")
+    return parser

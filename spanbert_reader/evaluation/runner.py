@@ -1,0 +1,171 @@
+"""The whole open-domain evaluation run behind ``spanbert-qa eval``: build the QA pipeline from settings, index
+the dataset's paragraphs (and distractors), evaluate, write the outputs and store tuned settings."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spanbert_reader.app.errors import AppError
+from spanbert_reader.app.qa import build_qa_pipeline
+from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.app.stores import document_stores
+from spanbert_reader.evaluation.odqa import (
+    EvalResult,
+    context_documents,
+    evaluate,
+    retrieval_function,
+    split_reader,
+    write_outputs,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalOptions:
+    """What ``spanbert-qa eval`` was asked to do, beyond the pipeline settings."""
+
+    dataset: str
+    ks: Sequence[int] = (1, 5, 10, 20)
+    top_n: int = 5
+    output: str | None = None
+    limit: int | None = None
+    distractors: Sequence[str] | None = None
+    batch_size: int | None = None
+    retriever_weight: float | None = None
+    tune_fusion: bool = False
+    tune_null_threshold: bool = False
+    keep_index: bool = False
+    progress: bool = True
+
+
+@dataclass
+class EvalRun:
+    """What an evaluation run produced."""
+
+    result: EvalResult
+    output: Path
+    pipeline: str
+    notes: list[str] = field(default_factory=list)  # messages for the user (fallbacks, stored files)
+
+
+def check_options(options: EvalOptions) -> None:
+    """Raise AppError for options that cannot work, before any work is done."""
+    if not options.ks or min(options.ks) < 1:
+        raise AppError("--retriever-top-k values must be at least 1.")
+    if options.top_n < 1:
+        raise AppError("--top-n must be at least 1.")
+    if options.limit is not None and options.limit < 1:
+        raise AppError(f"--limit must be at least 1, got {options.limit}.")
+    if options.batch_size is not None and options.batch_size < 1:
+        raise AppError(f"--batch-size must be at least 1, got {options.batch_size}.")
+    if options.retriever_weight is not None and options.retriever_weight < 0:
+        raise AppError("--retriever-weight must be >= 0.")
+
+
+def needs_embeddings(pipeline) -> bool:
+    """True when a retriever of the pipeline searches by ``query_embedding`` (documents need embeddings)."""
+    sockets = pipeline.inputs(include_components_with_connected_inputs=True)
+    return any("query_embedding" in component_sockets for component_sockets in sockets.values())
+
+
+def _embed(documents, gold, settings: AppSettings, progress: bool):
+    from haystack_integrations.components.embedders.sentence_transformers import (
+        SentenceTransformersDocumentEmbedder,
+    )
+
+    embedder = SentenceTransformersDocumentEmbedder(model=settings.overrides()["EMBEDDING_MODEL"],
+                                                    progress_bar=progress)
+    embedder.warm_up()
+    documents = embedder.run(documents=documents)["documents"]
+    by_id = {d.id: d for d in documents}
+    return documents, {key: by_id[doc.id] for key, doc in gold.items()}
+
+
+def _store_tuned(run: EvalRun, options: EvalOptions, model: str) -> None:
+    from spanbert_reader.inference.answers import write_fusion, write_null_threshold
+
+    local = Path(model).expanduser()
+    target = local if local.is_dir() else run.output
+    note = "" if local.is_dir() else " (the model is not a local folder; copy it next to the weights)"
+    result = run.result
+    if result.tuned_fusion is not None:
+        best = result.tuned_fusion
+        path = write_fusion(target, best, dataset=str(options.dataset), pipeline=run.pipeline, ks=list(options.ks),
+                            objective=result.metrics["fusion_tuning"]["objective"])
+        run.notes.append(f"Stored fusion settings (retriever weight {best.retriever_weight:g}, aggregation "
+                         f"{'on' if best.aggregate else 'off'}) in {path}{note}")
+    if options.tune_null_threshold:
+        tuned = result.metrics.get("oracle_null_threshold", {})
+        if "best_f1_thresh" not in tuned:
+            raise AppError("No threshold to tune: the dataset has no questions scored with null odds.")
+        path = write_null_threshold(target, tuned["best_f1_thresh"], best_f1=tuned["best_f1"],
+                                    dataset=str(options.dataset))
+        run.notes.append(f"Stored no-answer threshold {tuned['best_f1_thresh']:.4f} in {path}{note}")
+
+
+def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
+    """Evaluate retriever + reader on a SQuAD-format dataset; returns the result and where outputs went.
+
+    The dataset's paragraphs (and distractors) go into a fresh in-memory store, or, with an Elasticsearch
+    store, into a new index that is deleted afterwards unless ``keep_index``.
+    """
+    from haystack import Document
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack.document_stores.types import DuplicatePolicy
+
+    from spanbert_reader.data.corpus import read_corpus
+    from spanbert_reader.data.squad import load_squad
+
+    check_options(options)
+    ks = sorted(set(options.ks))
+    try:
+        dataset = load_squad(options.dataset)
+    except ValueError as exc:
+        raise AppError(str(exc)) from exc
+    if options.limit:
+        dataset.examples = dataset.examples[: options.limit]
+    if not dataset.examples:
+        raise AppError(f"Dataset {options.dataset} has no usable questions.")
+    if settings.store == "elasticsearch" and not settings.index:
+        settings = settings.with_(index=f"spanbert-eval-{uuid.uuid4().hex[:8]}")
+    settings = settings.with_(top_k=options.top_n, retriever_top_k=ks[-1])
+    fresh = InMemoryDocumentStore(index=f"eval-{uuid.uuid4().hex[:8]}")
+    reader_values = {"RETRIEVER_WEIGHT": options.retriever_weight, "READER_BATCH_SIZE": options.batch_size}
+    built = build_qa_pipeline(settings, memory_store=fresh, require_documents=False,
+                              **{k: v for k, v in reader_values.items() if v is not None})
+    retrieval, reader = split_reader(built.pipeline)
+    stores = [store for _, store in document_stores(retrieval)]
+    if not stores:
+        raise AppError(f"Pipeline '{built.name}' has no retriever reading a document store.")
+    store = stores[0]
+    documents, gold = context_documents(dataset.examples)
+    if options.distractors:
+        try:
+            extra = read_corpus(options.distractors)
+        except FileNotFoundError as exc:
+            raise AppError(str(exc)) from exc
+        known = {d.content for d in documents}
+        documents = documents + [Document(content=t, meta={"distractor": True}) for t in extra if t not in known]
+        built.notes.append(f"Indexing {len(documents)} passages ({len(documents) - len(gold)} distractors)")
+    if needs_embeddings(retrieval):
+        documents, gold = _embed(documents, gold, settings, options.progress)
+    store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
+    try:
+        result = evaluate(dataset, reader, retrieval_function(retrieval, options.progress), gold, ks,
+                          top_n=options.top_n, progress=options.progress, tune_fusion=options.tune_fusion)
+    finally:
+        if settings.store == "elasticsearch" and not options.keep_index:
+            try:
+                store.client.indices.delete(index=settings.index_name, ignore_unavailable=True)
+            except Exception as exc:  # cleanup must not hide the real error
+                logger.warning("could not delete index %s: %s", settings.index_name, exc)
+    output = Path(options.output or f"eval-{Path(options.dataset).stem}")
+    write_outputs(result, output, run_name=f"{Path(options.dataset).name} / {built.name}")
+    run = EvalRun(result, output, built.name, built.notes)
+    _store_tuned(run, options, built.model)
+    return run
