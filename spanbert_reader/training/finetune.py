@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import resource
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,13 +23,15 @@ from spanbert_reader.data.squad import SquadExample, load_squad
 from spanbert_reader.evaluation.metrics import score_squad
 from spanbert_reader.inference.decoding import DecodeSettings
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
-from spanbert_reader.training.features import TrainFeature, build_features, length_grouped_batches
+from spanbert_reader.training.features import TrainFeature, build_features
+from spanbert_reader.training.loop import LoopState, make_loader, make_plan, process_report, run_loop
 from spanbert_reader.training.optim import (
     TrainingSettings,
     decay_parameter_groups,
     linear_warmup_decay,
     make_accelerator,
-    optimisation_step,
+    peak_memory_mb,
+    process_count,
     seed_everything,
 )
 
@@ -115,17 +114,20 @@ def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: Window
 
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
-    """Run fine-tuning; returns a summary (steps, throughput, memory, dev metrics, loss history)."""
-    from tqdm.auto import tqdm
-
+    """Run fine-tuning; returns a summary (steps, throughput, memory, dev metrics, loss history, processes)."""
     from spanbert_reader.inference.answers import write_null_threshold
     from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
 
-    accumulation = config.accumulation_steps()
     state_dir = Path(config.output) / STATE_DIR
     if config.resume and not (state_dir / "trainer_state.json").exists():
         raise FileNotFoundError(f"--resume: no saved training state in {state_dir}")
-    per_device = config.per_device_batch_size or config.batch_size
+    if config.distractors and not config.shared_norm:
+        raise ValueError("--distractors needs --shared-norm (the single-paragraph objective reads one paragraph)")
+    if config.distractors < 0:
+        raise ValueError(f"--distractors must be >= 0, got {config.distractors}")
+    processes = process_count(config)
+    per_device = config.per_device_batch_size or config.batch_size // processes
+    accumulation = config.accumulation_steps(processes, per_device)
     accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
     output = Path(config.output)
@@ -138,13 +140,11 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     windows = WindowSettings(config.max_seq_length, config.stride, config.max_query_length)
     decode = DecodeSettings(20, config.max_answer_length)
     window_tokenizer = WindowTokenizer(tokenizer)
+    pad_id = window_tokenizer.pad_id
 
     train = load_squad(config.train)
     train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
-    if config.distractors and not config.shared_norm:
-        raise ValueError("--distractors needs --shared-norm (the single-paragraph objective reads one paragraph)")
-    if config.distractors < 0:
-        raise ValueError(f"--distractors must be >= 0, got {config.distractors}")
+    batch_items = per_device
     if config.shared_norm:
         from spanbert_reader.training.shared_norm import (
             bm25_distractors,
@@ -155,7 +155,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
 
         others = bm25_distractors(train_examples, config.distractors, config.seed)
         features, skipped = build_group_features(train_examples, others, window_tokenizer, windows)
-        per_device = max(1, per_device // (1 + config.distractors))  # questions (groups) per forward pass
+        batch_items = max(1, per_device // (1 + config.distractors))  # questions (groups) per forward pass
         make_batch, loss_fn = collate_groups, shared_norm_loss
     else:
         features, skipped = build_features(train_examples, window_tokenizer, windows)
@@ -168,28 +168,24 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if config.dev:
         dev_examples = load_squad(config.dev).examples
         dev_examples = dev_examples[: config.dev_limit] if config.dev_limit else dev_examples
-    lengths = [f.length for f in features]
-    batches_per_epoch = math.ceil(len(features) / per_device)
-    steps_per_epoch = max(1, math.ceil(batches_per_epoch / accumulation))
-    total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
-    warmup = int(config.warmup_ratio * total_steps)
-
+    plan = make_plan(config, len(features), processes, batch_items)
+    loader, sampler = make_loader(features, [f.length for f in features], batch_items, config.seed,
+                                  lambda items: make_batch(items, pad_id))
     optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
-    scheduler = linear_warmup_decay(optimizer, warmup, total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    pad_id = window_tokenizer.pad_id
+    scheduler = linear_warmup_decay(optimizer, plan.warmup_steps, plan.total_steps)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    accelerator.register_for_checkpointing(scheduler)
 
-    state = {"global_step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "history": []}
+    state = LoopState(extra={"best": None, "dev": []})
     if config.resume:
         accelerator.load_state(str(state_dir))
-        state = json.loads((state_dir / "trainer_state.json").read_text())
-        logger.info("Resumed at step %d (epoch %d, batch %d)", state["global_step"], state["epoch"],
-                    state["batch_in_epoch"])
+        state = LoopState.from_dict(json.loads((state_dir / "trainer_state.json").read_text()))
+        logger.info("Resumed at step %d (epoch %d, batch %d)", state.global_step, state.epoch, state.batch_in_epoch)
 
     def save_state() -> None:
         accelerator.save_state(str(state_dir))
         if accelerator.is_main_process:
-            (state_dir / "trainer_state.json").write_text(json.dumps(state))
+            (state_dir / "trainer_state.json").write_text(json.dumps(state.to_dict()))
 
     def save_model(metrics: dict[str, Any] | None) -> None:
         if not accelerator.is_main_process:
@@ -200,80 +196,54 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         if metrics and "null_threshold" in metrics:
             write_null_threshold(output, metrics["null_threshold"], best_f1=metrics["best_f1"], dev=config.dev)
 
-    def run_dev() -> dict[str, Any]:
+    def run_dev(current: LoopState) -> None:
+        if not dev_examples:
+            return
         metrics = evaluate_dev(accelerator.unwrap_model(model), tokenizer, dev_examples, windows, decode,
                                accelerator.device)
-        metrics["step"] = state["global_step"]
-        value = metrics[metrics["selection"]]
-        if state["best"] is None or value > state["best"][metrics["selection"]]:
-            state["best"] = metrics
+        metrics["step"] = current.global_step
+        best = current.extra["best"]
+        if best is None or metrics[metrics["selection"]] > best[metrics["selection"]]:
+            current.extra["best"] = metrics
             save_model(metrics)
-        accelerator.print(f"step {state['global_step']}: dev EM {metrics['exact']:.2f} F1 {metrics['f1']:.2f}"
+        accelerator.print(f"step {current.global_step}: dev EM {metrics['exact']:.2f} F1 {metrics['f1']:.2f}"
                           + (f" best-threshold F1 {metrics['best_f1']:.2f}" if "best_f1" in metrics else ""))
-        state.setdefault("dev", []).append(metrics)
-        return metrics
+        current.extra["dev"].append(metrics)
 
-    bar = tqdm(total=total_steps, initial=state["global_step"], desc="Fine-tuning", unit="step",
-               disable=not config.progress or not accelerator.is_local_main_process)
-    started = time.perf_counter()
-    tokens = 0
-    steps_this_run = 0
-    running_loss = 0.0
-    while state["global_step"] < total_steps and not (config.stop_after and steps_this_run >= config.stop_after):
-        batches = length_grouped_batches(lengths, per_device, config.seed + state["epoch"])
-        for index, batch_indices in enumerate(batches):
-            if index < state["batch_in_epoch"]:
-                continue
-            batch = make_batch([features[i] for i in batch_indices], pad_id)
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss = optimisation_step(accelerator, model, optimizer, scheduler,
-                                     lambda batch=batch: loss_fn(model, batch), config.max_grad_norm)
-            tokens += int(batch["attention_mask"].sum())
-            running_loss += float(loss.detach()) / accumulation
-            state["batch_in_epoch"] = index + 1
-            if not accelerator.sync_gradients:
-                continue
-            state["global_step"] += 1
-            steps_this_run += 1
-            lr = scheduler.get_last_lr()[0]
-            state["history"].append({"step": state["global_step"], "loss": running_loss, "lr": lr})
-            elapsed = time.perf_counter() - started
-            bar.set_postfix(loss=f"{running_loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens / elapsed:.0f}")
-            bar.update(1)
-            running_loss = 0.0
-            if dev_examples and config.eval_steps and state["global_step"] % config.eval_steps == 0:
-                run_dev()
-            if config.save_steps and state["global_step"] % config.save_steps == 0:
-                save_state()
-            if state["global_step"] >= total_steps or (config.stop_after and steps_this_run >= config.stop_after):
-                break
-        else:
-            state["epoch"] += 1
-            state["batch_in_epoch"] = 0
-            if dev_examples and not config.eval_steps:
-                run_dev()
-            continue
-        break
-    bar.close()
-    elapsed = time.perf_counter() - started
+    def on_step(current: LoopState) -> None:
+        if config.eval_steps and current.global_step % config.eval_steps == 0:
+            run_dev(current)
+        if config.save_steps and current.global_step % config.save_steps == 0:
+            save_state()
+
+    def on_epoch_end(current: LoopState) -> None:
+        if not config.eval_steps:
+            run_dev(current)
+
+    stats = run_loop(accelerator, model, optimizer, scheduler, loader, sampler,
+                     lambda batch: (loss_fn(model, batch), {}), total_steps=plan.total_steps, state=state,
+                     max_grad_norm=config.max_grad_norm, desc="Fine-tuning", progress=config.progress,
+                     stop_after=config.stop_after, on_step=on_step, on_epoch_end=on_epoch_end)
     final_metrics = None
-    if dev_examples and (not state.get("dev") or state["dev"][-1]["step"] != state["global_step"]):
-        final_metrics = run_dev()
+    dev_runs = state.extra["dev"]
+    if dev_examples and (not dev_runs or dev_runs[-1]["step"] != state.global_step):
+        run_dev(state)
+        final_metrics = state.extra["dev"][-1]
     if not dev_examples:
         save_model(None)
     save_state()
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if accelerator.device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    elapsed = stats.wall_time_s
+    report = process_report(accelerator, model, stats)
     summary = {
-        "steps": state["global_step"], "steps_this_run": steps_this_run, "wall_time_s": elapsed,
-        "steps_per_s": steps_this_run / elapsed if elapsed else None,
-        "tokens_per_s": tokens / elapsed if elapsed else None,
-        "peak_memory_mb": peak, "train_windows": len(features), "skipped_questions": skipped,
-        "best_dev": state["best"], "dev_history": state.get("dev", []),
-        "final_dev": final_metrics or (state.get("dev") or [None])[-1],
-        "config": asdict(config),
-        "history": state["history"],
+        "steps": state.global_step, "steps_this_run": stats.steps, "wall_time_s": elapsed,
+        "steps_per_s": stats.steps / elapsed if elapsed else None,
+        "tokens_per_s": sum(report["tokens_per_process"]) / elapsed if elapsed else None,
+        "peak_memory_mb": peak_memory_mb(accelerator.device), "train_windows": len(features),
+        "skipped_questions": skipped, "best_dev": state.extra["best"], "dev_history": state.extra["dev"],
+        "final_dev": final_metrics or (state.extra["dev"] or [None])[-1], "plan": asdict(plan), **report,
+        "config": asdict(config), "history": state.history,
     }
     if accelerator.is_main_process:
         (output / "training_log.json").write_text(json.dumps(summary, indent=2))
+    accelerator.wait_for_everyone()
     return summary

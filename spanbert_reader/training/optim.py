@@ -64,38 +64,49 @@ class TrainingSettings:
     progress: bool = True
     cpu: bool = False
 
-    def accumulation_steps(self) -> int:
-        """Gradient-accumulation steps that make ``per_device_batch_size`` add up to ``batch_size``."""
-        per_device = self.per_device_batch_size or self.batch_size
-        if per_device > self.batch_size or self.batch_size % per_device:
+    def accumulation_steps(self, processes: int = 1, per_device: int | None = None) -> int:
+        """Gradient-accumulation steps that make ``per_device`` examples on each of ``processes`` processes add up
+        to ``batch_size``."""
+        per_device = per_device or self.per_device_batch_size or self.batch_size
+        if per_device < 1 or self.batch_size < 1:
+            raise ValueError(f"batch sizes must be at least 1, got batch_size={self.batch_size}, "
+                             f"per_device_batch_size={per_device}")
+        if self.batch_size % (per_device * processes):
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
-                             f"({per_device})")
-        return self.batch_size // per_device
+                             f"({per_device}) x processes ({processes})")
+        return self.batch_size // (per_device * processes)
+
+
+def process_count(settings: TrainingSettings) -> int:
+    """How many training processes this launch has (``accelerate launch`` / ``torchrun``)."""
+    from accelerate import PartialState
+
+    return PartialState(cpu=settings.cpu).num_processes
 
 
 def make_accelerator(settings: TrainingSettings, accumulation: int):
     """An ``accelerate.Accelerator`` for these settings.
 
-    Accelerate keeps one process-wide state; it is reset (keeping the distributed set-up) so that several
-    training runs with different mixed-precision settings can follow each other in one process.
+    ``accelerate`` keeps one process-wide state, so one process can train with one mixed-precision setting only;
+    a second run asking for another gets a ValueError that says so.
     """
     from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
 
-    AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=accumulation,
-                       cpu=settings.cpu)
+    try:
+        return Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=accumulation,
+                           cpu=settings.cpu)
+    except ValueError as exc:
+        if "already been initialized" not in str(exc):
+            raise
+        raise ValueError(f"this process already trained with another mixed-precision setting; accelerate allows "
+                         f"one per process: run mixed_precision={settings.mixed_precision!r} in a new process "
+                         f"({exc})") from exc
 
 
-def optimisation_step(accelerator, model, optimizer, scheduler, compute_loss, max_grad_norm: float):
-    """One micro-batch under ``accelerator.accumulate``: ``compute_loss()`` (a loss tensor, or an object with
-    ``.loss``), backward, and at accumulation boundaries gradient clipping; returns what ``compute_loss`` gave."""
-    with accelerator.accumulate(model):
-        output = compute_loss()
-        accelerator.backward(output if torch.is_tensor(output) else output.loss)
-        if accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(model.parameters(), max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad()
-    return output
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process: CUDA allocations on a GPU, else the peak resident set size."""
+    import resource
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import resource
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,13 +18,15 @@ import numpy as np
 import torch
 
 from spanbert_reader.data.corpus import read_corpus
+from spanbert_reader.training.loop import LoopState, make_loader, make_plan, process_report, run_loop
 from spanbert_reader.training.masking import IGNORE, SpanMasker, sbo_targets
 from spanbert_reader.training.optim import (
     TrainingSettings,
     decay_parameter_groups,
     linear_warmup_decay,
     make_accelerator,
-    optimisation_step,
+    peak_memory_mb,
+    process_count,
     seed_everything,
 )
 
@@ -109,14 +108,15 @@ def collate_masked(blocks: Sequence[Block], masker: SpanMasker, pad_id: int) -> 
 
 def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> dict[str, Any]:
     """Run continued pre-training on ``documents`` (else the files of ``config.corpus``); returns a summary
-    (steps, throughput, memory, loss history)."""
-    from tqdm.auto import tqdm
-
+    (steps, throughput, memory, loss history, processes)."""
     from spanbert_reader.modeling import load_tokenizer
     from spanbert_reader.modeling.pretraining import SpanBertForPreTraining
 
-    accumulation = config.accumulation_steps()
-    per_device = config.batch_size // accumulation
+    if not 0 < config.mask_ratio < 1:
+        raise ValueError(f"mask_ratio must be between 0 and 1 (exclusive), got {config.mask_ratio}")
+    processes = process_count(config)
+    per_device = config.per_device_batch_size or config.batch_size // processes
+    accumulation = config.accumulation_steps(processes, per_device)
     accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
     if documents is None:
@@ -134,50 +134,39 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
         model.bert.encoder.gradient_checkpointing = True
     model.train()
     blocks = make_blocks(documents, tokenizer, config.max_seq_length)
+    if not blocks:
+        raise ValueError("the corpus yields no block of more than one token")
     special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id, tokenizer.unk_token_id}
+    # each process masks its own batches; a per-process seed keeps them from drawing the same masks
     masker = SpanMasker(tokenizer.mask_token_id, model.config.vocab_size, special, config.mask_ratio,
-                        seed=config.seed)
-    steps_per_epoch = max(1, math.ceil(len(blocks) / config.batch_size))
-    total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
+                        seed=config.seed + accelerator.process_index)
+    plan = make_plan(config, len(blocks), processes, per_device)
+    loader, sampler = make_loader(blocks, [b.input_ids.shape[0] for b in blocks], per_device, config.seed,
+                                  lambda items: collate_masked(items, masker, tokenizer.pad_token_id))
     optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
-    scheduler = linear_warmup_decay(optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    rng = np.random.default_rng(config.seed)
-    history = []
-    tokens = steps = 0
-    bar = tqdm(total=total_steps, desc="Pre-training", unit="step", disable=not config.progress)
-    started = time.perf_counter()
-    running = {"loss": 0.0, "mlm": 0.0, "sbo": 0.0}
-    while steps < total_steps:
-        order = rng.permutation(len(blocks))
-        for start in range(0, len(order), per_device):
-            batch = collate_masked([blocks[i] for i in order[start: start + per_device]], masker,
-                                   tokenizer.pad_token_id)
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            out = optimisation_step(accelerator, model, optimizer, scheduler, lambda batch=batch: model(**batch),
-                                    config.max_grad_norm)
-            tokens += int(batch["attention_mask"].sum())
-            for key, value in (("loss", out.loss), ("mlm", out.mlm), ("sbo", out.sbo)):
-                running[key] += float(value.detach()) / accumulation
-            if not accelerator.sync_gradients:
-                continue
-            steps += 1
-            history.append({"step": steps, **running, "lr": scheduler.get_last_lr()[0]})
-            bar.set_postfix(loss=f"{running['loss']:.3f}", mlm=f"{running['mlm']:.3f}", sbo=f"{running['sbo']:.3f}")
-            bar.update(1)
-            running = {"loss": 0.0, "mlm": 0.0, "sbo": 0.0}
-            if steps >= total_steps:
-                break
-    bar.close()
-    elapsed = time.perf_counter() - started
+    scheduler = linear_warmup_decay(optimizer, plan.warmup_steps, plan.total_steps)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+
+    def compute_loss(batch: dict[str, torch.Tensor]):
+        out = model(**batch)
+        return out.loss, {"mlm": out.mlm, "sbo": out.sbo}
+
+    state = LoopState()
+    stats = run_loop(accelerator, model, optimizer, scheduler, loader, sampler, compute_loss,
+                     total_steps=plan.total_steps, state=state, max_grad_norm=config.max_grad_norm,
+                     desc="Pre-training", progress=config.progress)
     output = Path(config.output)
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).bert.save_pretrained(output, tokenizer=tokenizer)
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if accelerator.device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    summary = {"steps": steps, "wall_time_s": elapsed, "steps_per_s": steps / elapsed if elapsed else None,
-               "tokens_per_s": tokens / elapsed if elapsed else None, "peak_memory_mb": peak,
-               "documents": len(documents), "blocks": len(blocks), "config": asdict(config), "history": history}
+    elapsed = stats.wall_time_s
+    report = process_report(accelerator, model, stats)
+    summary = {"steps": state.global_step, "wall_time_s": elapsed,
+               "steps_per_s": state.global_step / elapsed if elapsed else None,
+               "tokens_per_s": sum(report["tokens_per_process"]) / elapsed if elapsed else None,
+               "peak_memory_mb": peak_memory_mb(accelerator.device), "documents": len(documents),
+               "blocks": len(blocks), "plan": asdict(plan), **report, "config": asdict(config),
+               "history": state.history}
     if accelerator.is_main_process:
         (output / "pretraining_log.json").write_text(json.dumps(summary, indent=2))
+    accelerator.wait_for_everyone()
     return summary

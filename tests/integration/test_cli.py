@@ -187,9 +187,11 @@ def test_custom_yaml_is_refused_before_the_index_is_looked_for(capsys, tmp_path,
     err = capsys.readouterr().err
     assert "type 'os.system' is not allowed" in err and "in-memory index" not in err
     no_reader = tmp_path / "no_reader.yml"
-    no_reader.write_text("components:\n  retriever:\n    type: haystack.components.retrievers.in_memory."
-                         "bm25_retriever.InMemoryBM25Retriever\n    init_parameters:\n      document_store:\n        type: haystack."
-                         "document_stores.in_memory.document_store.InMemoryDocumentStore\n        init_parameters: "
-                         "{}\nconnections: []\n")
+    no_reader.write_text(
+        "components:\n  retriever:\n"
+        "    type: haystack.components.retrievers.in_memory.bm25_retriever.InMemoryBM25Retriever\n"
+        "    init_parameters:\n      document_store:\n"
+        "        type: haystack.document_stores.in_memory.document_store.InMemoryDocumentStore\n"
+        "        init_parameters: {}\nconnections: []\n")
     assert main(["ask", "q?", "--pipeline", str(no_reader)]) == 2
     assert "no component with an 'answers' output" in capsys.readouterr().err
