@@ -11,7 +11,16 @@ from pathlib import Path
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.pipelines import load_pipeline
 from spanbert_reader.app.settings import AppSettings
-from spanbert_reader.app.stores import check_elasticsearch, inject_store, load_memory_store, save_memory_store
+from spanbert_reader.app.stores import (
+    IndexLock,
+    check_elasticsearch_stores,
+    document_stores,
+    inject_store,
+    load_memory_store,
+    prune_missing_files,
+    remove_file_passages,
+    save_memory_store,
+)
 
 SUPPORTED_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "records", ".jsonl": "records"}
@@ -23,6 +32,8 @@ class IndexReport:
 
     files: int = 0
     passages: int = 0
+    replaced: int = 0  # old passages of re-indexed files that were removed
+    pruned: int = 0  # passages of files that no longer exist, removed by ``prune``
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     store: str = ""  # where the passages went (a file, or a server and index)
 
@@ -35,27 +46,44 @@ def indexing_pipeline_name(settings: AppSettings, embed: bool) -> str:
 
 
 def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, embed: bool = False,
-                pipeline: str | None = None, split_length: int | None = None, progress: bool = True) -> IndexReport:
-    """Index the supported files under ``paths`` into the settings' store; raises AppError when none is found."""
+                pipeline: str | None = None, split_length: int | None = None, progress: bool = True,
+                prune: bool = False, on_wait=None) -> IndexReport:
+    """Index the supported files under ``paths`` into the settings' store.
+
+    A file indexed before has its old passages replaced (unchanged files keep their document ids); with
+    ``prune``, passages of files that no longer exist are removed. An in-memory index is changed under an
+    exclusive lock (concurrent runs wait their turn; ``on_wait(lock_path)`` is called once when they do) and
+    saved atomically, so an interrupted or failed run leaves the previous index as it was.
+    Raises AppError when no file can be indexed (nothing is written then).
+    """
+    from contextlib import nullcontext
+
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
     report = IndexReport()
     files, report.skipped = collect_files(paths)
     report.files = len(files)
     if not files:
         raise AppError("No indexable files found."
                        + "".join(f"\n  {path}: {reason}" for path, reason in report.skipped))
-    if settings.store == "elasticsearch":
-        check_elasticsearch(settings.elasticsearch_url, api_key=settings.es_api_key)
     loaded = load_pipeline(pipeline or indexing_pipeline_name(settings, embed),
                            settings.overrides(SPLIT_LENGTH=split_length))
-    store = None
-    if settings.store == "memory":
-        store = load_memory_store(settings.index_name, settings.data_dir, must_exist=False)
-        inject_store(loaded, store)
-    report.passages = run_indexing(loaded, files, progress=progress)
-    if store is not None:
-        report.store = str(save_memory_store(store, settings.index_name, settings.data_dir))
-    else:
-        report.store = f"{settings.elasticsearch_url} index '{settings.index_name}'"
+    check_elasticsearch_stores(loaded, settings)
+    memory = any(isinstance(s, InMemoryDocumentStore) for _, s in document_stores(loaded))
+    lock = IndexLock(settings.index_name, settings.data_dir, on_wait=on_wait) if memory else nullcontext()
+    with lock:
+        store = None
+        if memory:
+            store = load_memory_store(settings.index_name, settings.data_dir, must_exist=False)
+            inject_store(loaded, store)
+        targets = list({id(s): s for _, s in document_stores(loaded)}.values())
+        report.passages, report.replaced = run_indexing(loaded, files, targets, progress=progress)
+        if prune:
+            report.pruned = sum(prune_missing_files(target) for target in targets)
+        if store is not None:
+            report.store = str(save_memory_store(store, settings.index_name, settings.data_dir))
+        else:
+            report.store = f"{settings.elasticsearch_url} index '{settings.index_name}'"
     return report
 
 
@@ -64,7 +92,7 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
     for raw in paths:
-        path = Path(raw).expanduser()
+        path = Path(raw).expanduser().resolve()  # absolute: a file is recognised when it is indexed again
         if not path.exists():
             skipped.append((str(raw), "does not exist"))
             continue
@@ -117,16 +145,19 @@ def check_file(path: Path) -> str | None:
     return None
 
 
-def run_indexing(pipeline, files: Sequence[Path], batch_size: int = 16, progress: bool = True) -> int:
-    """Run ``pipeline`` (router.sources → ... → writer) over files in batches; return passages written."""
+def run_indexing(pipeline, files: Sequence[Path], stores: Sequence = (), batch_size: int = 16,
+                 progress: bool = True) -> tuple[int, int]:
+    """Run ``pipeline`` (router.sources → ... → writer) over files in batches, first removing each file's old
+    passages from ``stores``; return (passages written, old passages removed)."""
     from tqdm.auto import tqdm
 
-    written = 0
+    written = removed = 0
     bar = tqdm(total=len(files), unit="file", desc="Indexing", disable=not progress)
     for start in range(0, len(files), batch_size):
         batch = [str(f) for f in files[start: start + batch_size]]
+        removed += sum(remove_file_passages(store, batch) for store in stores)
         result = pipeline.run({"router": {"sources": batch}})
         written += sum(out.get("documents_written", 0) for out in result.values() if isinstance(out, dict))
         bar.update(len(batch))
     bar.close()
-    return written
+    return written, removed

@@ -12,7 +12,7 @@ from spanbert_reader.app.pipelines import load_pipeline
 from spanbert_reader.app.settings import AppSettings, demo_model_path
 from spanbert_reader.app.stores import (
     StoreError,
-    check_elasticsearch,
+    check_elasticsearch_stores,
     document_stores,
     has_embeddings,
     inject_store,
@@ -40,20 +40,6 @@ def default_pipeline_name(settings: AppSettings, store=None) -> str:
     if settings.store == "elasticsearch":
         return "elasticsearch_qa"
     return "inmemory_hybrid_qa" if store is not None and has_embeddings(store) else "inmemory_qa"
-
-
-def _check_elasticsearch_stores(pipeline, settings: AppSettings, require_documents: bool) -> None:
-    checked = set()
-    for _, store in document_stores(pipeline):
-        if type(store).__name__ != "ElasticsearchDocumentStore":
-            continue
-        params = store.to_dict().get("init_parameters", {})
-        hosts = params.get("hosts") or settings.elasticsearch_url
-        url = hosts[0] if isinstance(hosts, list) else str(hosts)
-        index = params.get("index")
-        if (url, index) not in checked:
-            check_elasticsearch(url, index, must_exist=require_documents, api_key=settings.es_api_key)
-            checked.add((url, index))
 
 
 def _open_memory_index(settings: AppSettings, require_documents: bool):
@@ -94,7 +80,7 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
         if store is None:
             store = _open_memory_index(settings, require_documents)
         inject_store(pipeline, store)
-    _check_elasticsearch_stores(pipeline, settings, require_documents)
+    check_elasticsearch_stores(pipeline, settings, require_documents)
     built = QAPipeline(pipeline, name, values["SPANBERT_MODEL"], store if uses_memory else None)
     if not warm_up:
         return built

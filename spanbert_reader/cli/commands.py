@@ -46,9 +46,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     from spanbert_reader.app.indexing import index_files
 
     settings = settings_from(args, pipeline=None)
+    def waiting(lock) -> None:
+        print(f"spanbert-qa index: another run is writing this index; waiting for {lock}", file=sys.stderr)
+
     report = index_files(settings, args.paths, embed=args.embed, pipeline=args.pipeline,
-                         split_length=args.split_length, progress=not args.no_progress)
+                         split_length=args.split_length, progress=not args.no_progress, prune=args.prune,
+                         on_wait=waiting)
     print(f"Indexed {report.files} file(s) into {report.passages} passage(s) -> {report.store}")
+    if report.replaced or report.pruned:
+        print(f"Replaced {report.replaced} old passage(s) of re-indexed files; removed {report.pruned} passage(s) "
+              "of files that no longer exist.")
     if report.skipped:
         print(f"Skipped {len(report.skipped)} file(s):")
         for path, reason in report.skipped:

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--embed", action="store_true", help="also store sentence-transformers embeddings")
     index.add_argument("--pipeline", default=None, help="indexing pipeline name or YAML file")
     index.add_argument("--split-length", type=int, default=None, help="words per passage (default 150)")
+    index.add_argument("--prune", action="store_true",
+                       help="also remove passages of files that no longer exist")
     index.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ask = sub.add_parser("ask", help="answer a question (interactive when none is given)")

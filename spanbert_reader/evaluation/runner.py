@@ -131,7 +131,7 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
         dataset.examples = dataset.examples[: options.limit]
     if not dataset.examples:
         raise AppError(f"Dataset {options.dataset} has no usable questions.")
-    if settings.store == "elasticsearch" and not settings.index:
+    if not settings.index:  # never write the dataset into the user's index by accident
         settings = settings.with_(index=f"spanbert-eval-{uuid.uuid4().hex[:8]}")
     settings = settings.with_(top_k=options.top_n, retriever_top_k=ks[-1])
     fresh = InMemoryDocumentStore(index=f"eval-{uuid.uuid4().hex[:8]}")
@@ -143,6 +143,7 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
     if not stores:
         raise AppError(f"Pipeline '{built.name}' has no retriever reading a document store.")
     store = stores[0]
+    server_index = not isinstance(store, InMemoryDocumentStore)
     documents, gold = context_documents(dataset.examples)
     if options.distractors:
         try:
@@ -159,7 +160,7 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
         result = evaluate(dataset, reader, retrieval_function(retrieval, options.progress), gold, ks,
                           top_n=options.top_n, progress=options.progress, tune_fusion=options.tune_fusion)
     finally:
-        if settings.store == "elasticsearch" and not options.keep_index:
+        if server_index and not options.keep_index:
             try:
                 store.client.indices.delete(index=settings.index_name, ignore_unavailable=True)
             except Exception as exc:  # cleanup must not hide the real error

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+logger = logging.getLogger(__name__)
 
 
 def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -92,6 +95,11 @@ def make_accelerator(settings: TrainingSettings, accumulation: int):
     """
     from accelerate import Accelerator
 
+    if settings.mixed_precision == "bf16" and (settings.cpu or not torch.cuda.is_available()):
+        capability = torch.backends.cpu.get_cpu_capability()
+        if "AVX512" not in capability and "AMX" not in capability:
+            logger.warning("bf16 on a CPU without native bf16 (capability %s) is emulated and can be far slower "
+                           "than fp32; use --mixed-precision no on this machine.", capability)
     try:
         return Accelerator(mixed_precision=settings.mixed_precision, gradient_accumulation_steps=accumulation,
                            cpu=settings.cpu)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -136,13 +137,37 @@ def test_offline_hub_default_without_demo_model_explains(indexed, capsys, monkey
     assert "Hugging Face hub" in err and "local folder" in err and "Traceback" not in err
 
 
-def test_unreachable_elasticsearch_is_exit_2_with_url(capsys, tmp_path):
+DEAD_ES = "http://127.0.0.1:9"
+UNREACHABLE_CASES = [(command, choice) for command in ("index", "ask", "eval", "serve")
+                     for choice in ("store", "elasticsearch_qa", "elasticsearch_hybrid_qa")]
+
+
+@pytest.mark.slow  # one console-script start per case
+@pytest.mark.parametrize(("command", "choice"), UNREACHABLE_CASES)
+def test_unreachable_elasticsearch_is_one_line_and_exit_2(command, choice, tmp_path):
     (tmp_path / "a.txt").write_text("hello world")
-    assert main(["index", str(tmp_path), "--store", "elasticsearch", "--es-url", "http://127.0.0.1:9"]) == 2
-    err = capsys.readouterr().err
-    assert "Elasticsearch at http://127.0.0.1:9 is unreachable" in err
-    assert main(["ask", "q?", "--store", "elasticsearch", "--es-url", "http://127.0.0.1:9"]) == 2
-    assert "http://127.0.0.1:9" in capsys.readouterr().err
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    args = {"index": ["index", str(tmp_path / "a.txt"), "--no-progress"], "ask": ["ask", "q?"],
+            "eval": ["eval", "--dataset", str(fixture), "--no-progress", "--output", str(tmp_path / "e")],
+            "serve": ["serve", "--port", "1"]}[command]
+    if choice == "store":
+        args += ["--store", "elasticsearch"]
+    elif command == "index":
+        args += ["--pipeline", choice.replace("_qa", "_indexing")]
+    else:
+        args += ["--pipeline", choice]
+    exe = Path(sys.executable).with_name("spanbert-qa")
+    base = [str(exe)] if exe.exists() else [sys.executable, "-m", "spanbert_reader.cli"]
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "data"), "ELASTICSEARCH_URL": DEAD_ES}
+    started = time.monotonic()
+    result = subprocess.run(base + args, capture_output=True, text=True, env=env, timeout=120)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert f"Elasticsearch at {DEAD_ES} is unreachable" in result.stderr
+    assert "Traceback" not in result.stderr and "in-memory" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, result.stderr
+    assert elapsed < 30  # one request, no retries (the rest is Python start-up)
 
 
 def test_empty_question_and_no_files(capsys, tmp_path, monkeypatch):

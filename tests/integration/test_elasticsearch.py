@@ -13,6 +13,8 @@ import pytest
 
 from spanbert_reader.cli import main
 
+pytestmark = pytest.mark.slow  # a JVM node and real models; CI runs them
+
 
 @pytest.fixture()
 def es(elasticsearch_url):

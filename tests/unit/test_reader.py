@@ -105,6 +105,7 @@ def test_long_document_windows(tiny_qa):
     assert max(a.document_offset.end for a in answers) > 500  # answers come from later windows too
 
 
+@pytest.mark.slow  # a 1 MB document through the whole reader; runs in CI, skip with -m "not slow"
 def test_one_megabyte_document_is_answered(tiny_qa):
     r = SpanBERTReader(model=str(tiny_qa), batch_size=64, top_k=3)
     text = ("The Seine flows through Paris and reaches the sea at Le Havre. " * 17000)[:1_000_000]
