@@ -21,6 +21,7 @@ from spanbert_reader.app.stores import (
     remove_file_passages,
     save_memory_store,
 )
+from spanbert_reader.data.records import parse_records
 
 SUPPORTED_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
                       ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "records", ".jsonl": "records"}
@@ -125,16 +126,25 @@ def check_file(path: Path) -> str | None:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        if "\x00" in text:
+            return "binary data, not text"
         if kind == "records":
-            try:
-                if suffix == ".jsonl":
-                    for line in text.splitlines():
-                        if line.strip():
+            if suffix == ".jsonl":
+                for number, line in enumerate(text.splitlines(), start=1):
+                    if line.strip():
+                        try:
                             json.loads(line)
-                else:
-                    json.loads(text)
+                        except json.JSONDecodeError as exc:
+                            return f"invalid JSON on line {number}: {exc.msg}"
+            try:
+                records = parse_records(path.name, text)
             except json.JSONDecodeError as exc:
                 return f"invalid JSON: {exc.msg} (line {exc.lineno})"
+            except ValueError as exc:
+                return str(exc)
+            if not records:
+                return ("no text in it: expected SQuAD JSON (data/paragraphs/context), or records with one of the "
+                        "keys 'content', 'text', 'context', 'passage', 'extract'")
     if kind == "pdf":
         try:
             from pypdf import PdfReader

@@ -143,6 +143,14 @@ def parse_pipeline_yaml(text: str, source: str) -> dict[str, Any]:
         raise PipelineError(f"{where}: malformed YAML: {getattr(exc, 'problem', None) or exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("components"), dict):
         raise PipelineError(f"{source}: not a Haystack pipeline (expected a mapping with 'components').")
+    for name, component in data["components"].items():
+        if not isinstance(component, dict) or not isinstance(component.get("type"), str) or not component["type"]:
+            raise PipelineError(f"{source}: component '{name}' needs a 'type' naming its class "
+                                "(e.g. haystack.components.retrievers.in_memory.bm25_retriever.InMemoryBM25Retriever).")
+        if not isinstance(component.get("init_parameters", {}), dict):
+            raise PipelineError(f"{source}: the init_parameters of component '{name}' must be a mapping.")
+    if not isinstance(data.get("connections", []), list):
+        raise PipelineError(f"{source}: 'connections' must be a list of {{sender, receiver}} mappings.")
     return data
 
 
@@ -167,7 +175,8 @@ def load_pipeline(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] 
     try:
         patterns = ["spanbert_reader.*"] + [m.rstrip(".") + ".*" for m in extra]
         return Pipeline.from_dict(data, allowed_modules=patterns)
-    except (DeserializationError, HaystackPipelineError, ImportError, TypeError, ValueError) as exc:
+    except (DeserializationError, HaystackPipelineError, ImportError, TypeError, ValueError, AttributeError,
+            KeyError) as exc:
         message = str(exc)
         line = None
         for component in data["components"].values():

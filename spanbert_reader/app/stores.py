@@ -54,14 +54,31 @@ def load_memory_store(index: str = DEFAULT_INDEX, directory: str | os.PathLike |
     _data_dir_usable(path.parent)
     if path.exists():
         try:
-            return InMemoryDocumentStore.load_from_disk(str(path))
+            return _read_memory_store(path)
         except Exception as exc:  # truncated or foreign JSON, wrong structure, unreadable file
             raise StoreError(f"The in-memory index file {path} cannot be read ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). Move it away and run "
                              "`spanbert-qa index PATH...` again to rebuild it.") from exc
     if must_exist:
         raise StoreError(f"No in-memory index '{index}' in {path.parent}: run `spanbert-qa index PATH...` first.")
-    return InMemoryDocumentStore(index=index)
+    return InMemoryDocumentStore(index=index, shared=False)
+
+
+def _read_memory_store(path: Path):
+    """A saved in-memory store with private storage (Haystack's ``load_from_disk`` shares the storage of every
+    store with the same index name in the process, so two data dirs would leak into each other)."""
+    import json
+
+    from haystack import Document, default_from_dict
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack.document_stores.types import DuplicatePolicy
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    documents = data.pop("documents")
+    data.setdefault("init_parameters", {})["shared"] = False
+    store = default_from_dict(InMemoryDocumentStore, data)
+    store.write_documents([Document.from_dict(d) for d in documents], policy=DuplicatePolicy.OVERWRITE)
+    return store
 
 
 def has_embeddings(store) -> bool:

@@ -90,20 +90,31 @@ def cmd_ask(args: argparse.Namespace) -> int:
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask a question (empty line or Ctrl-D to quit).", file=sys.stderr)
+    number = 0
+    failed = 0
     while True:
         if interactive:
             print("question> ", end="", file=sys.stderr, flush=True)
         line = sys.stdin.readline()
-        if not line or (interactive and not line.strip()) or line.strip() in ("exit", "quit"):
-            return 0
-        if line.strip():
-            _answer(built.pipeline, line.strip(), args)
+        number += 1
+        if not line or (interactive and (not line.strip() or line.strip() in ("exit", "quit"))):
+            return 1 if failed else 0
+        question = line.strip()
+        if not question:
+            continue
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:
+            print(f"spanbert-qa ask: line {number}: not valid UTF-8 text; skipped", file=sys.stderr)
+            failed += 1
+            continue
+        _answer(built.pipeline, question, args)
 
 
 def _read_json_map(path: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CLIError(f"Cannot read {what} {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise CLIError(f"{what.capitalize()} {path} must be a JSON object mapping question ids to values.")
@@ -124,7 +135,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise CLIError(f"Predictions must be strings; {len(bad)} are not (first: {bad[0]!r}).")
     odds = None
     if args.null_odds:
-        odds = {k: float(v) for k, v in _read_json_map(args.null_odds, "null odds").items()}
+        raw_odds = _read_json_map(args.null_odds, "null odds")
+        bad = [k for k, v in raw_odds.items() if not isinstance(v, int | float) or isinstance(v, bool)]
+        if bad:
+            raise CLIError(f"Null odds in {args.null_odds} must be numbers; {len(bad)} are not (first: {bad[0]!r} -> "
+                           f"{raw_odds[bad[0]]!r}).")
+        odds = {k: float(v) for k, v in raw_odds.items()}
     result = score_squad(dataset.raw, predictions, odds, args.null_threshold)
     missing = result.pop("missing", [])
     if missing:

@@ -27,7 +27,14 @@ def read_corpus(paths: Iterable[str]) -> list[str]:
             except (OSError, UnicodeDecodeError, ValueError) as exc:
                 logger.warning("Skipping %s: not readable as SQuAD JSON or JSON records (%s)", path, exc)
         elif path.suffix.lower() in (".txt", ".md", ".text", ".markdown"):
-            text = path.read_text(encoding="utf-8", errors="replace")
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                logger.warning("Skipping %s: not readable as UTF-8 text (%s)", path, exc)
+                continue
+            if "\x00" in text:
+                logger.warning("Skipping %s: binary data, not text", path)
+                continue
             if text.strip():
                 documents.append(text)
         else:

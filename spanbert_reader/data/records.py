@@ -12,13 +12,15 @@ CONTENT_KEYS = ("content", "text", "context", "passage", "extract")
 
 
 def squad_paragraphs(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(context, meta) for every paragraph of a SQuAD 1.1/2.0 dataset dictionary."""
+    """(context, meta) for every paragraph of a SQuAD 1.1/2.0 dataset dictionary (malformed entries skipped)."""
     result = []
-    for a_index, article in enumerate(data.get("data", [])):
-        title = article.get("title", "")
-        for p_index, paragraph in enumerate(article.get("paragraphs", [])):
-            context = paragraph.get("context")
-            if isinstance(context, str):
+    for a_index, article in enumerate(data.get("data") or []):
+        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
+            continue
+        title = article.get("title") if isinstance(article.get("title"), str) else ""
+        for p_index, paragraph in enumerate(article["paragraphs"]):
+            context = paragraph.get("context") if isinstance(paragraph, dict) else None
+            if isinstance(context, str) and context.strip():
                 result.append((context, {"title": title, "squad_article": a_index, "squad_paragraph": p_index}))
     return result
 

@@ -94,14 +94,28 @@ def load_squad(path: str | Path) -> SquadDataset:
         if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
             raise ValueError(f"Dataset {path}: data[{a_index}] has no 'paragraphs' list; {expected}")
         for p_index, paragraph in enumerate(article["paragraphs"]):
-            context = paragraph.get("context") if isinstance(paragraph, dict) else None
-            qas = paragraph.get("qas", []) if isinstance(paragraph, dict) else []
+            where = f"Dataset {path}: data[{a_index}].paragraphs[{p_index}]"
+            if not isinstance(paragraph, dict):
+                raise ValueError(f"{where} is a {type(paragraph).__name__}, expected an object; {expected}")
+            context = paragraph.get("context")
+            qas = paragraph.get("qas", [])
+            if not isinstance(qas, list):
+                raise ValueError(f"{where}.qas is a {type(qas).__name__}, expected a list; {expected}")
             if not isinstance(context, str) or not context.strip():
                 report.empty_contexts += 1
                 report.details.append(f"data[{a_index}].paragraphs[{p_index}]: empty context ({len(qas)} questions)")
                 continue
-            for qa in qas:
-                qid = str(qa.get("id", f"{a_index}-{p_index}-{len(examples)}"))
+            for q_index, qa in enumerate(qas):
+                if not isinstance(qa, dict):
+                    raise ValueError(f"{where}.qas[{q_index}] is a {type(qa).__name__}, expected an object; "
+                                     f"{expected}")
+                raw_id = qa.get("id", f"{a_index}-{p_index}-{len(examples)}")
+                if not isinstance(raw_id, str | int):
+                    raise ValueError(f"{where}.qas[{q_index}].id is a {type(raw_id).__name__}, expected a string")
+                if not isinstance(qa.get("answers", []), list):
+                    raise ValueError(f"{where}.qas[{q_index}].answers is a {type(qa['answers']).__name__}, "
+                                     "expected a list")
+                qid = str(raw_id)
                 question = qa.get("question")
                 if not isinstance(question, str) or not question.strip():
                     report.empty_questions += 1

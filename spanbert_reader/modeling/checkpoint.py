@@ -159,8 +159,19 @@ def read_checkpoint(path_or_id: str | os.PathLike, *, token: str | None = None,
     config_path = folder / "config.json"
     if not config_path.exists():
         raise CheckpointError(f"No config.json in '{folder}': it is not a Hugging Face BERT-format checkpoint.")
-    config = SpanBertConfig.from_json_file(config_path)
-    encoder_state, other = split_state_dict(read_state_dict(folder))
+    try:
+        config = SpanBertConfig.from_json_file(config_path)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{config_path} is not a usable model config ({type(exc).__name__}: {exc}).") from exc
+    try:
+        state = read_state_dict(folder)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # truncated or empty safetensors, corrupt pickle, unreadable shard
+        raise CheckpointError(f"The weights in '{folder}' cannot be read ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); the file may be truncated "
+                              "or not a checkpoint.") from exc
+    encoder_state, other = split_state_dict(state)
     return CheckpointState(folder, config, encoder_state, other, str(path_or_id))
 
 

@@ -47,7 +47,11 @@ def load_tokenizer(path_or_id: str | os.PathLike, token: str | None = None,
 
     folder = resolve_checkpoint(path_or_id, token=token)
     if (folder / "tokenizer.json").exists():
-        return AutoTokenizer.from_pretrained(str(folder))
+        try:
+            return AutoTokenizer.from_pretrained(str(folder))
+        except (OSError, ValueError, TypeError, KeyError) as exc:  # a damaged tokenizer.json or config.json
+            raise CheckpointError(f"The tokenizer in '{folder}' cannot be loaded ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}).") from exc
     vocab_file = folder / "vocab.txt"
     if not vocab_file.exists():
         raise CheckpointError(

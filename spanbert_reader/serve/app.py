@@ -13,6 +13,66 @@ from spanbert_reader.serve.wrapper import ServingSetup, configure
 WRAPPER_SOURCE = "from spanbert_reader.serve.wrapper import PipelineWrapper  # noqa: F401\n"
 PIPELINE_NAME = "spanbert_qa"
 DEFAULT_MAX_BODY = 64 * 1024
+BODY_TIMEOUT_S = 10.0  # a client that stops sending its body is answered 408 after this long
+KEEP_ALIVE_S = 5
+
+
+async def _send_json(send, status: int, detail: str) -> None:
+    import json
+
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BoundedBody:
+    """ASGI middleware: request bodies are read here, at most ``max_bytes`` of them (413 past that, whether the
+    size is announced or the body is chunked), each chunk within ``timeout`` seconds (408); the application then
+    gets the body from memory. Nothing past the limit is ever buffered."""
+
+    def __init__(self, app, max_bytes: int, timeout: float) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+
+    async def __call__(self, scope, receive, send) -> None:
+        import asyncio
+
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        too_large = f"request body over {self.max_bytes} bytes"
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _send_json(send, 413, too_large)
+            return
+        body = bytearray()
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except TimeoutError:
+                await _send_json(send, 408, f"request body not received within {self.timeout:.0f} s")
+                return
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            if len(body) > self.max_bytes:
+                await _send_json(send, 413, too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_MAX_BODY,
@@ -23,7 +83,6 @@ def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_
     it the wrapper builds one from the environment when Hayhooks starts. ``pipelines_dir`` receives the wrapper
     file Hayhooks loads.
     """
-    from fastapi import Request
     from fastapi.responses import JSONResponse
     from hayhooks.settings import settings
 
@@ -36,16 +95,7 @@ def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_
 
     app = create_app()
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
-            return JSONResponse(status_code=413, content={"detail": f"request body over {max_body_bytes} bytes"})
-        if length is None and request.method in ("POST", "PUT"):
-            body = await request.body()
-            if len(body) > max_body_bytes:
-                return JSONResponse(status_code=413, content={"detail": f"request body over {max_body_bytes} bytes"})
-        return await call_next(request)
+    app.add_middleware(BoundedBody, max_bytes=max_body_bytes, timeout=BODY_TIMEOUT_S)
 
     @app.get("/health")
     async def health() -> dict:
@@ -75,4 +125,4 @@ def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
     with tempfile.TemporaryDirectory(prefix="spanbert-serve-") as folder:
         app = create_serving_app(folder, max_body_bytes, ServingSetup(built.pipeline))
         print(f"Serving on http://{host}:{port}: POST /{PIPELINE_NAME}/run, GET /health", file=sys.stderr)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)

@@ -62,6 +62,10 @@ class PipelineWrapper(BasePipelineWrapper):
 
         if not isinstance(question, str) or not question.strip():
             raise HTTPException(status_code=422, detail="question must be a non-empty string")
+        try:
+            question.encode("utf-8")
+        except UnicodeEncodeError:
+            raise HTTPException(status_code=422, detail="question must be valid Unicode text") from None
         if len(question) > MAX_QUESTION_CHARS:
             raise HTTPException(status_code=413, detail=f"question longer than {MAX_QUESTION_CHARS} characters")
         for name, value in (("top_k", top_k), ("retriever_top_k", retriever_top_k)):

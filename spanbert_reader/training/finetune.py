@@ -125,6 +125,9 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         raise ValueError("--distractors needs --shared-norm (the single-paragraph objective reads one paragraph)")
     if config.distractors < 0:
         raise ValueError(f"--distractors must be >= 0, got {config.distractors}")
+    config.validate()
+    train = load_squad(config.train)  # the data first: its errors are cheaper to find than a model load
+    train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
     processes = process_count(config)
     per_device = config.per_device_batch_size or config.batch_size // processes
     accumulation = config.accumulation_steps(processes, per_device)
@@ -132,8 +135,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     seed_everything(config.seed)
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
-    tokenizer = load_tokenizer(config.model)
     model = SpanBertForQuestionAnswering.from_pretrained(config.model)
+    tokenizer = load_tokenizer(config.model)
     model.train()
     if config.gradient_checkpointing:
         model.bert.encoder.gradient_checkpointing = True
@@ -142,8 +145,6 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     window_tokenizer = WindowTokenizer(tokenizer)
     pad_id = window_tokenizer.pad_id
 
-    train = load_squad(config.train)
-    train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
     batch_items = per_device
     if config.shared_norm:
         from spanbert_reader.training.shared_norm import (

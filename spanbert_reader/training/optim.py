@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -66,6 +67,24 @@ class TrainingSettings:
     gradient_checkpointing: bool = False
     progress: bool = True
     cpu: bool = False
+
+    def validate(self) -> None:
+        """Raise ValueError for settings that cannot train (named, with the value)."""
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        if not self.epochs > 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
+        output = getattr(self, "output", None)
+        if output is not None and Path(output).exists() and not Path(output).is_dir():
+            raise ValueError(f"output {output} is a file; pass a folder for the checkpoint")
 
     def accumulation_steps(self, processes: int = 1, per_device: int | None = None) -> int:
         """Gradient-accumulation steps that make ``per_device`` examples on each of ``processes`` processes add up

@@ -114,6 +114,7 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
 
     if not 0 < config.mask_ratio < 1:
         raise ValueError(f"mask_ratio must be between 0 and 1 (exclusive), got {config.mask_ratio}")
+    config.validate()
     processes = process_count(config)
     per_device = config.per_device_batch_size or config.batch_size // processes
     accumulation = config.accumulation_steps(processes, per_device)
@@ -125,8 +126,8 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
         documents = read_corpus(config.corpus)
     if not documents:
         raise ValueError("the corpus holds no text")
-    tokenizer = load_tokenizer(config.model)
     model = SpanBertForPreTraining.from_encoder(config.model)
+    tokenizer = load_tokenizer(config.model)
     if config.max_seq_length > model.config.max_position_embeddings:
         raise ValueError(f"max_seq_length {config.max_seq_length} exceeds the model's "
                          f"{model.config.max_position_embeddings} positions")

@@ -8,6 +8,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from spanbert_reader.cli import main
 
 
@@ -128,3 +130,132 @@ def test_failed_index_writes_no_file(tmp_path, capsys):
     (tmp_path / "bad.bin").write_bytes(b"\x00\x01")
     assert main(["index", str(tmp_path / "bad.bin"), "--data-dir", str(data), "--no-progress"]) == 2
     assert not (data / "default.json").exists()
+
+
+# ----------------------------------------------------------------------------------------- bad input, clear errors
+def _squad(qas) -> dict:
+    return {"data": [{"title": "t", "paragraphs": [{"context": "Mount Etna is on Sicily.", "qas": qas}]}]}
+
+
+BAD_SQUAD = {
+    "qas-is-a-string": (_squad("oops"), "qas is a str, expected a list"),
+    "qa-not-an-object": (_squad([5]), "qas[0] is a int, expected an object"),
+    "answers-an-int": (_squad([{"id": "a", "question": "q?", "answers": 3}]), "answers is a int, expected a list"),
+    "id-a-list": (_squad([{"id": ["a"], "question": "q?", "answers": []}]), "id is a list, expected a string"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SQUAD))
+@pytest.mark.parametrize("command", ["score", "eval", "train"])
+def test_malformed_squad_is_one_message_naming_the_field(case, command, tmp_path, capsys):
+    data, message = BAD_SQUAD[case]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    (tmp_path / "p.json").write_text("{}")
+    args = {"score": ["score", "--dataset", str(path), "--predictions", str(tmp_path / "p.json")],
+            "eval": ["eval", "--dataset", str(path), "--no-progress", "--output", str(tmp_path / "o")],
+            "train": ["train", "--train", str(path), "--model", str(tmp_path / "m"), "--output", str(tmp_path / "t")]}
+    assert main(args[command]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "bad.json" in err and "Traceback" not in err
+
+
+def _broken_models(root: Path, demo: Path) -> dict[str, Path]:
+    import shutil
+
+    cases = {}
+    for name, edit in {"config-not-json": lambda m: (m / "config.json").write_text("{bad json"),
+                       "config-wrong-type": lambda m: (m / "config.json").write_text('{"hidden_size": "big"}'),
+                       "weights-empty": lambda m: (m / "model.safetensors").write_bytes(b""),
+                       "weights-truncated": lambda m: (m / "model.safetensors").write_bytes(
+                           (demo / "model.safetensors").read_bytes()[:5000])}.items():
+        folder = root / name
+        shutil.copytree(demo, folder)
+        edit(folder)
+        cases[name] = folder
+    return cases
+
+
+def test_broken_checkpoints_are_one_message_for_ask_and_train(tmp_path, capsys):
+    from spanbert_reader.app.settings import demo_model_path
+
+    demo = demo_model_path()
+    if demo is None:
+        pytest.skip("the bundled demo reader is not in this checkout")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Mount Etna is on Sicily.")
+    assert main(["index", str(docs), "--data-dir", str(tmp_path / "d"), "--no-progress"]) == 0
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    for name, folder in _broken_models(tmp_path / "models", demo).items():
+        capsys.readouterr()
+        assert main(["ask", "q?", "--model", str(folder), "--data-dir", str(tmp_path / "d")]) == 2, name
+        err = capsys.readouterr().err
+        assert str(folder) in err and "Traceback" not in err, (name, err)
+        assert main(["train", "--train", str(fixture), "--model", str(folder), "--output", str(tmp_path / "o"),
+                     "--cpu", "--no-progress"]) == 2, name
+        assert str(folder) in capsys.readouterr().err
+
+
+def test_bad_option_values_are_refused(tmp_path, capsys):
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    (tmp_path / "a-file").write_text("x")
+    cases = [
+        (["eval", "--dataset", str(fixture), "--limit", "-1"], "--limit must be at least 1"),
+        (["eval", "--dataset", str(fixture), "--limit", "0"], "--limit must be at least 1"),
+        (["train", "--train", str(fixture), "--model", "m", "--output", str(tmp_path / "o"), "--max-steps", "0"],
+         "max_steps must be at least 1"),
+        (["train", "--train", str(fixture), "--model", "m", "--output", str(tmp_path / "a-file")],
+         "is a file; pass a folder"),
+        (["pretrain", "--corpus", str(fixture), "--model", "m", "--output", str(tmp_path / "p"),
+          "--mask-ratio", "1.5"], "mask_ratio must be between 0 and 1"),
+        (["ask", "q?", "--store", "elasticsearch", "--es-url", "not a url"], "Elasticsearch at not a url"),
+        (["serve", "--port", "99999"], "--port must be between 1 and 65535"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (args, err)
+
+
+def test_bad_prediction_files_are_one_message(tmp_path, capsys):
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    (tmp_path / "latin1.json").write_bytes(b'{"q1": "caf\xe9"}')
+    (tmp_path / "p.json").write_text('{"q1": "Sicily"}')
+    (tmp_path / "odds.json").write_text('{"q1": "high"}')
+    assert main(["score", "--dataset", str(fixture), "--predictions", str(tmp_path / "latin1.json")]) == 2
+    assert "Cannot read predictions" in capsys.readouterr().err
+    assert main(["score", "--dataset", str(fixture), "--predictions", str(tmp_path / "p.json"),
+                 "--null-odds", str(tmp_path / "odds.json")]) == 2
+    assert "must be numbers" in capsys.readouterr().err
+
+
+def test_files_that_cannot_be_indexed_say_why(tmp_path, capsys):
+    (tmp_path / "lines.jsonl").write_text('{"text": "fine"}\n{"text": "fine too"}\n{broken\n')
+    (tmp_path / "shape.json").write_text('{"data": [{"title": "t", "paragraphs": []}]}')
+    (tmp_path / "binary.txt").write_bytes(b"abc\x00\x01\x02")
+    assert main(["index", str(tmp_path), "--data-dir", str(tmp_path / "d"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "lines.jsonl: invalid JSON on line 3" in err
+    assert "shape.json: no text in it" in err
+    assert "binary.txt: binary data" in err
+
+
+def test_a_bad_line_in_a_stdin_batch_is_reported_and_the_batch_goes_on(tmp_path):
+    from spanbert_reader.app.settings import demo_model_path
+
+    demo = demo_model_path()
+    if demo is None:
+        pytest.skip("the bundled demo reader is not in this checkout")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Mount Etna is on the island of Sicily.")
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "d"), "SPANBERT_MODEL": str(demo)}
+    assert subprocess.run([*_cli(), "index", str(docs), "--no-progress"], env=env).returncode == 0
+    batch = b"Where is Mount Etna?\n\xff\xfe broken\nquit\nWhat is on Sicily?\n"
+    result = subprocess.run([*_cli(), "ask", "--json"], input=batch, env=env, capture_output=True)
+    err = result.stderr.decode()
+    assert "line 2: not valid UTF-8 text; skipped" in err and "Traceback" not in err
+    answered = [json.loads(line)["question"] for line in result.stdout.decode().splitlines()]
+    assert answered == ["Where is Mount Etna?", "quit", "What is on Sicily?"]  # "quit" is a question when piped
+    assert result.returncode == 1

@@ -5,6 +5,8 @@ import threading
 
 import pytest
 from haystack import Document
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spanbert_reader import SpanBERTReader
 
@@ -120,3 +122,69 @@ def test_endpoint_rejects_bad_requests_with_4xx(client, body, status):
     response = client.post("/spanbert_qa/run", json=body)
     assert response.status_code == status, response.text
     assert "Traceback" not in response.text
+
+
+def test_lone_surrogate_question_is_422_without_internals(client):
+    response = client.post("/spanbert_qa/run", content=b'{"question": "\\ud800 where?"}',
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "SpanBERTReader" not in response.text and "Traceback" not in response.text
+
+
+def _drive(middleware_receive, max_bytes=2048, timeout=1.0):
+    from spanbert_reader.serve.app import BoundedBody
+
+    sent, reached = [], []
+
+    async def app(scope, receive, send):
+        reached.append((await receive())["body"])
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BoundedBody(app, max_bytes, timeout)({"type": "http", "method": "POST", "headers": []},
+                                                       middleware_receive, send))
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return status, reached
+
+
+def test_chunked_body_over_the_limit_is_413_before_it_is_all_read():
+    calls = []
+
+    async def endless():  # a chunked body of unbounded size, 1 KB at a time
+        calls.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    status, reached = _drive(endless)
+    assert status == 413 and not reached and len(calls) == 3  # stopped at the first chunk past 2 KB
+
+
+def test_stalled_body_is_408_and_small_chunked_body_reaches_the_app():
+    async def stalled():
+        await asyncio.sleep(30)
+
+    assert _drive(stalled, timeout=0.2)[0] == 408
+    chunks = [b'{"question": ', b'"where?"}']
+
+    async def two_chunks():
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+
+    status, reached = _drive(two_chunks)
+    assert status is None and reached == [b'{"question": "where?"}']
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(max_size=50),
+                    lambda children: st.lists(children, max_size=4)
+                    | st.dictionaries(st.text(max_size=10), children, max_size=4), max_leaves=10)
+REQUEST = st.fixed_dictionaries({}, optional={"question": JSON | st.text(max_size=300), "top_k": JSON,
+                                              "retriever_top_k": JSON}) | JSON
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=REQUEST)
+def test_any_json_body_gets_2xx_or_4xx_and_no_internals(client, body):
+    response = client.post("/spanbert_qa/run", json=body)
+    assert 200 <= response.status_code < 500, (body, response.status_code, response.text)
+    for leak in ("Traceback", "SpanBERTReader", "spanbert_reader", "PipelineRuntimeError"):
+        assert leak not in response.text, (body, response.text)

@@ -338,6 +338,11 @@ class SpanBERTReader:
             raise TypeError(f"query must be a str, got {type(query).__name__}")
         if not query.strip():
             raise ValueError("query is empty or whitespace; pass the question to answer")
+        try:
+            query.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"query is not valid Unicode text (a lone surrogate at position {exc.start}); pass "
+                             "UTF-8 text") from None
         if not isinstance(documents, list | tuple):
             raise TypeError(f"documents must be a list of haystack.Document, got {type(documents).__name__}")
         if self.max_documents is not None and len(documents) > self.max_documents:

@@ -2,7 +2,7 @@
 p50/p95, and gold-paragraph recall@1/5/10 of Elasticsearch BM25 vs in-memory BM25. Uses $ELASTICSEARCH_URL or
 starts the embedded test node (tests/elasticsearch_node). Writes its table into BENCHMARKS.md.
 
-    python benchmarks/elasticsearch.py
+    python benchmarks/es_vs_memory.py
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
              + ("the embedded single-node test node (tests/elasticsearch_node, 512 MB heap, same machine)"
                 if node is not None else url)
              + "; in-memory: Haystack's InMemoryDocumentStore (BM25). Data: wiki-summaries-en.json and "
-             "squad11-train-subset.json from ../shared/data. Command: `python benchmarks/elasticsearch.py`.", "",
+             "squad11-train-subset.json from ../shared/data. Command: `python benchmarks/es_vs_memory.py`.", "",
              "| measure | in-memory | Elasticsearch |", "|---|---|---|"]
     for label, values in rows.items():
         lines.append(f"| {label} | {values['memory']} | {values['elasticsearch']} |")
