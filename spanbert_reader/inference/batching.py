@@ -150,16 +150,20 @@ class WindowRunner:
         except (torch.OutOfMemoryError, RuntimeError) as error:
             if not is_out_of_memory(error) or len(windows) == 1:
                 raise
-            self.batch_size_cap = len(windows) // 2
-            if not self._warned_oom:
-                logger.warning("Out of memory with a batch of %d windows; retrying with batches of %d.",
-                               len(windows), self.batch_size_cap)
-                self._warned_oom = True
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            yield from self._forward_with_backoff(windows, indices)
+            failed_size = len(windows)
+            del error  # the exception holds the failed batch's frames (and activations) alive
+        else:
+            yield BatchResult(indices, start_logits, end_logits)
             return
-        yield BatchResult(indices, start_logits, end_logits)
+        # retried outside the except block, so the failed batch's memory is released first
+        self.batch_size_cap = failed_size // 2
+        if not self._warned_oom:
+            logger.warning("Out of memory with a batch of %d windows; retrying with batches of %d.",
+                           failed_size, self.batch_size_cap)
+            self._warned_oom = True
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        yield from self._forward_with_backoff(windows, indices)
 
     def run(self, windows: Sequence[Window], batch_size: int, max_tokens_per_batch: int | None = None
             ) -> Iterator[BatchResult]:

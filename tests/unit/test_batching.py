@@ -118,6 +118,28 @@ def test_out_of_memory_halves_batch_and_gives_same_answers(model, caplog):
         np.testing.assert_allclose(reference[i][0], result[i][0], atol=1e-5)
 
 
+def test_failed_batch_memory_is_released_before_the_retry(model):
+    import weakref
+
+    class HoldsActivations(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.failed = inner, []
+
+        def forward(self, ids, mask, types):
+            if ids.shape[0] > 2:
+                activations = torch.empty(1024)  # stands for the failed batch's activations
+                self.failed.append(weakref.ref(activations))
+                raise torch.OutOfMemoryError("CUDA out of memory.")
+            # the retry: every earlier failed batch's activations must already be gone
+            assert all(ref() is None for ref in self.failed), "failed batch still alive during the retry"
+            return self.inner(ids, mask, types)
+
+    holder = HoldsActivations(model)
+    _collect(WindowRunner(holder, torch.device("cpu"), 0), _windows(12), 8)
+    assert holder.failed
+
+
 def test_other_runtime_errors_are_not_swallowed(model):
     class Broken(torch.nn.Module):
         def forward(self, *args):

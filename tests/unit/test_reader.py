@@ -219,3 +219,16 @@ def test_offsets_always_match_the_answer_text(minilm_reader, texts):
     docs = [Document(content=t) for t in texts]
     answers = minilm_reader.run(query="what?", documents=docs, top_k=5)["answers"]
     _check_offsets(answers)
+
+
+def test_span_head_stays_fp32_when_the_encoder_runs_in_bf16(tiny_qa):
+    import torch
+    from haystack import Document
+
+    reader = SpanBERTReader(model=str(tiny_qa), precision="bf16")
+    reader.warm_up()
+    model = reader.engine.model
+    assert model.qa_outputs.weight.dtype == torch.float32 and model.qa_outputs.bias.dtype == torch.float32
+    assert model.bert.embeddings.word_embeddings.weight.dtype == torch.bfloat16
+    answers = reader.run(query="what?", documents=[Document(content="a b c d e f")])["answers"]
+    assert answers

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import torch
 from haystack import Document, ExtractedAnswer, component, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
@@ -267,12 +268,11 @@ class SpanBERTReader:
         torch_device = self.device.to_torch()
         dtype = resolve_precision(self.precision, torch_device)
         model.to(device=torch_device, dtype=dtype).eval()
+        model.qa_outputs.to(torch_device, torch.float32)  # the span head stays fp32: its logits are compared/ranked
         self._resolve_no_answer(folder, model.config.extra)
         self._fusion = self._resolve_fusion(folder)
         runnable = model
         if self.compile:
-            import torch
-
             runnable = torch.compile(model)
         self._engine = ExtractiveQA(
             runnable, tokenizer, torch_device, windows=self.windows, decode=self.decode, batch_size=self.batch_size,
