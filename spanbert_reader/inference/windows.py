@@ -1,4 +1,5 @@
-"""Turn (query, passage) pairs into model windows ``[CLS] query [SEP] passage-slice [SEP]``.
+"""Turn (query, passage) pairs into model windows ``[CLS] query [SEP] passage-slice [SEP]`` (or the checkpoint's
+own pair template, e.g. RoBERTa's ``<s> query </s></s> passage-slice </s>``).
 
 Passages are tokenised once with character offsets; long passages are cut into windows that overlap by
 ``stride`` tokens (the Hugging Face / Haystack meaning of *stride*; SpanBERT's original scripts call the
@@ -48,6 +49,40 @@ class WindowSettings:
         return self.max_seq_length - self.max_query_length - 3
 
 
+@dataclass(frozen=True)
+class InputTemplate:
+    """Special tokens around a (query, passage) pair: ``prefix query middle passage suffix``."""
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+
+    @property
+    def special_tokens(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+    @classmethod
+    def bert(cls, cls_id: int, sep_id: int) -> InputTemplate:
+        """``[CLS] query [SEP] passage [SEP]``."""
+        return cls((cls_id,), (sep_id,), (sep_id,))
+
+    @classmethod
+    def from_backend(cls, backend, cls_id: int, sep_id: int) -> InputTemplate:
+        """The template the tokenizer's post-processor applies to a pair (BERT's when it adds none)."""
+        first = backend.encode("hello", add_special_tokens=False).ids
+        second = backend.encode("world", add_special_tokens=False).ids
+        pair = backend.encode("hello", "world", add_special_tokens=True).ids
+        for i in range(len(pair) - len(first) + 1):
+            if pair[i: i + len(first)] != first:
+                continue
+            for j in range(i + len(first), len(pair) - len(second) + 1):
+                if pair[j: j + len(second)] == second:
+                    template = cls(tuple(pair[:i]), tuple(pair[i + len(first): j]), tuple(pair[j + len(second):]))
+                    if template.prefix and template.middle:  # the null (CLS-like) token is the first one
+                        return template
+        return cls.bert(cls_id, sep_id)
+
+
 @dataclass
 class TokenizedText:
     """Token ids of a text and, for each token, its ``[start, end)`` character span in the text."""
@@ -61,20 +96,16 @@ class Window:
     """One model input: a query and a slice ``[passage_start, passage_start + passage_length)`` of a passage."""
 
     item: int  # index of the (query, passage) pair this window belongs to
-    input_ids: np.ndarray  # (length,) int64: [CLS] query [SEP] passage slice [SEP]
+    input_ids: np.ndarray  # (length,) int64: [CLS] query [SEP] passage slice [SEP] (or the model's template)
     query_length: int  # tokens of the (truncated) query
     passage_start: int  # index of the slice's first token within the passage
     passage_length: int  # tokens of the passage in this window
     max_context: np.ndarray  # (passage_length,) bool: this window is the token's max-context window
+    passage_offset: int  # position in ``input_ids`` of the first passage token
 
     @property
     def length(self) -> int:
         return int(self.input_ids.shape[0])
-
-    @property
-    def passage_offset(self) -> int:
-        """Position in ``input_ids`` of the first passage token."""
-        return self.query_length + 2
 
     def token_type_ids(self) -> np.ndarray:
         """Segment ids: 0 for [CLS] query [SEP], 1 for the passage and the final [SEP]."""
@@ -107,22 +138,36 @@ class WindowTokenizer:
         self.cls_id = int(tokenizer.cls_token_id)
         self.sep_id = int(tokenizer.sep_token_id)
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
+        self.template = InputTemplate.from_backend(backend, self.cls_id, self.sep_id)
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:
         """Tokenise many texts at once (in parallel in Rust) without special tokens."""
         encodings = self.backend.encode_batch(list(texts), add_special_tokens=False)
         result = []
-        for encoding in encodings:
+        for text, encoding in zip(texts, encodings, strict=True):
             ids = np.asarray(encoding.ids, dtype=np.int64)
             offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-            result.append(TokenizedText(ids, offsets))
+            result.append(TokenizedText(ids, trim_offsets(text, offsets)))
         return result
 
     def windows(self, item: int, query_ids: np.ndarray, passage: TokenizedText,
                 settings: WindowSettings) -> list[Window]:
         """All windows of one (query, passage) pair; an empty passage gives none."""
         return build_windows(item, query_ids[: settings.max_query_length], passage.ids, settings,
-                             self.cls_id, self.sep_id)
+                             self.cls_id, self.sep_id, self.template)
+
+
+def trim_offsets(text: str, offsets: np.ndarray) -> np.ndarray:
+    """Character spans without leading/trailing whitespace (byte-level BPE tokens such as RoBERTa's carry the
+    space before a word; WordPiece offsets are unchanged), so an answer never starts or ends with a space."""
+    trimmed = offsets.copy()
+    for row, (start, end) in enumerate(offsets):
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        trimmed[row] = (start, end)
+    return trimmed
 
 
 def window_starts(n_tokens: int, capacity: int, stride: int) -> list[int]:
@@ -156,15 +201,21 @@ def max_context_owner(n_tokens: int, starts: Sequence[int], capacity: int) -> np
 
 
 def build_windows(item: int, query_ids: np.ndarray, passage_ids: np.ndarray, settings: WindowSettings,
-                  cls_id: int, sep_id: int) -> list[Window]:
-    """Cut one passage into windows for an already truncated query."""
+                  cls_id: int, sep_id: int, template: InputTemplate | None = None) -> list[Window]:
+    """Cut one passage into windows for an already truncated query (BERT's template unless one is given)."""
+    template = template or InputTemplate.bert(cls_id, sep_id)
     n_tokens = int(passage_ids.shape[0])
     query_length = int(query_ids.shape[0])
-    capacity = settings.max_seq_length - query_length - 3
+    capacity = settings.max_seq_length - query_length - template.special_tokens
+    if capacity < 1:
+        raise ValueError(f"max_seq_length={settings.max_seq_length} leaves no passage tokens after a {query_length}-"
+                         f"token query and {template.special_tokens} special tokens")
+    if settings.stride >= capacity:
+        raise ValueError(f"stride={settings.stride} must be smaller than the {capacity} passage tokens a window holds")
     starts = window_starts(n_tokens, capacity, settings.stride)
     owner = max_context_owner(n_tokens, starts, capacity)
-    head = np.concatenate([[cls_id], query_ids, [sep_id]]).astype(np.int64)
-    tail = np.asarray([sep_id], dtype=np.int64)
+    head = np.concatenate([template.prefix, query_ids, template.middle]).astype(np.int64)
+    tail = np.asarray(template.suffix, dtype=np.int64)
     windows = []
     for index, start in enumerate(starts):
         end = min(start + capacity, n_tokens)
@@ -175,5 +226,6 @@ def build_windows(item: int, query_ids: np.ndarray, passage_ids: np.ndarray, set
             passage_start=start,
             passage_length=end - start,
             max_context=owner[start:end] == index,
+            passage_offset=int(head.shape[0]),
         ))
     return windows

@@ -1,5 +1,6 @@
 """Pure-PyTorch SpanBERT: config, encoder, task heads, checkpoint I/O and tokenizer loading (no Haystack)."""
 
+from spanbert_reader.modeling.auto import TransformersQA, load_qa_model
 from spanbert_reader.modeling.checkpoint import CheckpointError
 from spanbert_reader.modeling.config import SpanBertConfig
 from spanbert_reader.modeling.encoder import SpanBertModel
@@ -19,6 +20,8 @@ __all__ = [
     "SpanBertModel",
     "SpanBoundaryHead",
     "SpanLogits",
+    "TransformersQA",
+    "load_qa_model",
     "load_tokenizer",
     "vocab_is_cased",
 ]

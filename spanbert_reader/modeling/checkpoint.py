@@ -163,6 +163,10 @@ def read_checkpoint(path_or_id: str | os.PathLike, *, token: str | None = None,
         config = SpanBertConfig.from_json_file(config_path)
     except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as exc:
         raise CheckpointError(f"{config_path} is not a usable model config ({type(exc).__name__}: {exc}).") from exc
+    foreign = config.extra.get("original_model_type")
+    if foreign:
+        raise CheckpointError(f"'{path_or_id}' is a {foreign} checkpoint; the in-repo model is BERT-only. "
+                              "SpanBERTReader reads it through transformers (spanbert_reader.modeling.load_qa_model).")
     try:
         state = read_state_dict(folder)
     except CheckpointError:

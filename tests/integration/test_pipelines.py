@@ -70,3 +70,38 @@ def test_unknown_component_type_names_file_and_line(tmp_path):
 def test_unknown_pipeline_name():
     with pytest.raises(PipelineError, match="Unknown pipeline 'nope'"):
         load_pipeline("nope")
+
+
+def test_a_dumped_transformers_reader_pipeline_loads_with_the_type_swapped(minilm_qa, caplog):
+    import torch
+    from haystack import Document, Pipeline
+    from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
+
+    store = InMemoryDocumentStore()
+    store.write_documents([Document(content="Paris is the capital of France."),
+                           Document(content="Berlin is the capital of Germany.")])
+    original = Pipeline()
+    original.add_component("retriever", InMemoryBM25Retriever(document_store=store))
+    original.add_component("reader", TransformersExtractiveReader(
+        model=str(minilm_qa), top_k=2, max_batch_size=4, answers_per_seq=7,
+        model_kwargs={"dtype": torch.float32, "device_map": "cpu", "attn_implementation": "eager"}))
+    original.connect("retriever.documents", "reader.documents")
+    dumped = original.dumps()
+    assert "max_batch_size" in dumped and "answers_per_seq" in dumped and "model_kwargs" in dumped
+    ter_type = original.get_component("reader").to_dict()["type"]
+    swapped = dumped.replace(ter_type, "haystack_integrations.components.readers.spanbert.reader.SpanBERTReader")
+    assert swapped != dumped
+    pipeline = Pipeline.loads(swapped)
+    reader = pipeline.get_component("reader")
+    assert type(reader).__name__ == "SpanBERTReader"
+    assert reader.batch_size == 4 and reader.n_best_per_window == 7 and reader.precision == "fp32"
+    assert str(reader.device.to_torch()) == "cpu"
+    assert "ignores model_kwargs ['attn_implementation']" in caplog.text
+    pipeline.get_component("retriever").document_store = store
+    result = pipeline.run({"retriever": {"query": "capital of France"}, "reader": {"query": "capital of France"}})
+    answers = result["reader"]["answers"]
+    assert answers and any(a.data for a in answers)
+    again = Pipeline.loads(pipeline.dumps())  # our own dump keeps the TER-named parameters loadable
+    assert again.get_component("reader").batch_size == 4

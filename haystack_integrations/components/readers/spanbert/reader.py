@@ -39,6 +39,45 @@ def _checked_int(name: str, value: Any, minimum: int, allow_none: bool = False) 
         raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
+_PRECISION_OF_DTYPE = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "auto": "auto"}
+
+
+def _from_model_kwargs(kwargs: dict[str, Any], precision: str, device: ComponentDevice | None
+                       ) -> tuple[str, ComponentDevice | None]:
+    """Map TransformersExtractiveReader's ``model_kwargs`` onto this reader: ``dtype``/``torch_dtype`` to
+    ``precision``, ``device_map`` (one device) to ``device``; anything else is ignored with one warning."""
+    used = set()
+    for key in ("dtype", "torch_dtype"):
+        if key in kwargs:
+            name = str(kwargs[key]).replace("torch.", "")
+            if name not in _PRECISION_OF_DTYPE:
+                raise ValueError(f"model_kwargs[{key!r}] = {kwargs[key]!r} is not supported; use float32, "
+                                 "float16, bfloat16 or auto")
+            if precision == "auto":
+                precision = _PRECISION_OF_DTYPE[name]
+            used.add(key)
+    if "device_map" in kwargs:
+        target = kwargs["device_map"]
+        if isinstance(target, str) and target not in ("auto", "balanced", "sequential"):
+            if device is None:
+                device = ComponentDevice.from_str(target if ":" in target or target == "cpu" else
+                                                  (f"{target}:0" if target in ("cuda", "mps") else target))
+            used.add("device_map")
+        elif target in ("auto",):
+            used.add("device_map")  # the default device choice already does this
+    ignored = sorted(set(kwargs) - used)
+    if ignored:
+        logger.warning("SpanBERTReader ignores model_kwargs %s (it loads its own model; only dtype/torch_dtype "
+                       "and a single-device device_map have a meaning here)", ignored)
+    return precision, device
+
+
+def _serialisable(kwargs: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not kwargs:
+        return None
+    return {k: (str(v).replace("torch.", "") if k in ("dtype", "torch_dtype") else v) for k, v in kwargs.items()}
+
+
 @component
 class SpanBERTReader:
     """Extracts answers to a query from Documents with an in-repo SpanBERT/BERT span model.
@@ -116,6 +155,12 @@ class SpanBERTReader:
     :param packed: run each batch's windows concatenated without padding (dense layers on real tokens only,
         attention per window; variable-length flash attention on GPUs). False pads each batch to its longest
         window instead. Both give the same answers within float tolerance.
+    :param max_batch_size: TransformersExtractiveReader's name for ``batch_size`` (wins when given).
+    :param answers_per_seq: TransformersExtractiveReader's name for ``n_best_per_window`` (wins when given).
+    :param model_kwargs: TransformersExtractiveReader's model options: ``dtype``/``torch_dtype`` set
+        ``precision`` (when it is ``"auto"``), a single-device ``device_map`` sets ``device`` (when not given);
+        other keys are ignored with a warning. With these three, a TransformersExtractiveReader pipeline YAML
+        loads unchanged after its type is swapped.
     :param compile: run the model through ``torch.compile`` (experimental, off by default): batches are padded
         to multiples of 64 tokens so few shapes are compiled; the first batches of each shape are slow.
     """
@@ -149,7 +194,20 @@ class SpanBERTReader:
         max_document_chars: int | None = None,
         packed: bool = True,
         compile: bool = False,
+        max_batch_size: int | None = None,
+        answers_per_seq: int | None = None,
+        model_kwargs: dict[str, Any] | None = None,
     ) -> None:
+        _checked_int("max_batch_size", max_batch_size, 1, allow_none=True)
+        _checked_int("answers_per_seq", answers_per_seq, 1, allow_none=True)
+        if model_kwargs is not None and not isinstance(model_kwargs, dict):
+            raise TypeError(f"model_kwargs must be a dict or None, got {type(model_kwargs).__name__}")
+        # TransformersExtractiveReader's names for what this reader calls batch_size / n_best_per_window
+        if max_batch_size is not None:
+            batch_size = max_batch_size
+        if answers_per_seq is not None:
+            n_best_per_window = answers_per_seq
+        precision, device = _from_model_kwargs(model_kwargs or {}, precision, device)
         _checked_int("top_k", top_k, 0)
         _checked_int("batch_size", batch_size, 1)
         _checked_int("max_tokens_per_batch", max_tokens_per_batch, 1, allow_none=True)
@@ -197,6 +255,9 @@ class SpanBERTReader:
         self.max_document_chars = max_document_chars
         self.packed = packed
         self.compile = compile
+        self.max_batch_size = max_batch_size
+        self.answers_per_seq = answers_per_seq
+        self.model_kwargs = dict(model_kwargs) if model_kwargs else None
         self._warm_lock = threading.Lock()
         self._engine: ExtractiveQA | None = None
         self._resolved_null_method = "estimate"
@@ -235,6 +296,9 @@ class SpanBERTReader:
             max_document_chars=self.max_document_chars,
             packed=self.packed,
             compile=self.compile,
+            max_batch_size=self.max_batch_size,
+            answers_per_seq=self.answers_per_seq,
+            model_kwargs=_serialisable(self.model_kwargs),
         )
 
     @classmethod
@@ -258,17 +322,18 @@ class SpanBERTReader:
                 self._load()
 
     def _load(self) -> None:
-        from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
+        from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_qa_model, load_tokenizer
         from spanbert_reader.modeling.checkpoint import resolve_checkpoint
 
         token = self.token.resolve_value() if self.token else None
         folder = resolve_checkpoint(self.model, token=token)
-        model = SpanBertForQuestionAnswering.from_pretrained(str(folder), require_qa_head=True)
+        model = load_qa_model(str(folder), require_qa_head=True)  # in-repo SpanBERT, or transformers for others
         tokenizer = load_tokenizer(str(folder))
         torch_device = self.device.to_torch()
         dtype = resolve_precision(self.precision, torch_device)
         model.to(device=torch_device, dtype=dtype).eval()
-        model.qa_outputs.to(torch_device, torch.float32)  # the span head stays fp32: its logits are compared/ranked
+        if isinstance(model, SpanBertForQuestionAnswering):
+            model.qa_outputs.to(torch_device, torch.float32)  # the span head stays fp32: its logits are ranked
         self._resolve_no_answer(folder, model.config.extra)
         self._fusion = self._resolve_fusion(folder)
         runnable = model
@@ -277,7 +342,8 @@ class SpanBERTReader:
         self._engine = ExtractiveQA(
             runnable, tokenizer, torch_device, windows=self.windows, decode=self.decode, batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch, use_token_type_ids=self.use_token_type_ids,
-            packed=self.packed and not self.compile, pad_to_multiple=64 if self.compile else None,
+            packed=self.packed and not self.compile and hasattr(model, "forward_packed"),
+            pad_to_multiple=64 if self.compile else None,
         )
         self._engine.model = model  # the plain module (checkpoint folder, config) for callers
         logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f, fusion %s",
