@@ -1,7 +1,8 @@
 """Index the example corpus in memory and ask its questions with SpanBERTReader.
 
-    python examples/quickstart.py                       # the hub SpanBERT SQuAD 2.0 model (needs network once)
-    python examples/quickstart.py --model PATH          # any local BERT-format QA checkpoint
+    python examples/quickstart.py                       # the hub SpanBERT SQuAD 2.0 model (needs network once);
+                                                        # offline, the bundled demo model, with a warning
+    python examples/quickstart.py --model PATH          # any local QA checkpoint
 """
 
 import argparse
@@ -18,14 +19,16 @@ from haystack.components.writers import DocumentWriter
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 from spanbert_reader import SpanBERTReader
+from spanbert_reader.app.qa import demo_fallback
 from spanbert_reader.component import DEFAULT_MODEL
+from spanbert_reader.modeling import CheckpointError
 
 HERE = Path(__file__).parent
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=None, help=f"reader checkpoint (default {DEFAULT_MODEL})")
     args = parser.parse_args()
 
     store = InMemoryDocumentStore()
@@ -49,9 +52,16 @@ def main() -> None:
     files = [str(p) for p in sorted((HERE / "corpus").iterdir()) if p.suffix in (".txt", ".md", ".html")]
     indexing.run({"router": {"sources": files}})
 
+    reader = SpanBERTReader(model=args.model or DEFAULT_MODEL, top_k=1)
+    try:
+        reader.warm_up()
+    except CheckpointError as exc:  # offline without --model: the bundled demo reader, as `spanbert-qa ask` does
+        model, note = demo_fallback(args.model, DEFAULT_MODEL, exc)
+        print(f"warning: {note}")
+        reader = SpanBERTReader(model=model, top_k=1)
     qa = Pipeline()
     qa.add_component("retriever", InMemoryBM25Retriever(store, top_k=5))
-    qa.add_component("reader", SpanBERTReader(model=args.model, top_k=1))
+    qa.add_component("reader", reader)
     qa.connect("retriever.documents", "reader.documents")
     for line in (HERE / "corpus" / "questions.jsonl").read_text().splitlines():
         question = json.loads(line)["question"]

@@ -87,17 +87,23 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
     try:
         pipeline.warm_up()
     except CheckpointError as exc:
-        demo = demo_model_path()
-        if settings.model is not None or demo is None:
-            raise AppError(f"{exc}\nPass a local reader checkpoint with --model PATH or SPANBERT_MODEL=PATH.") from exc
-        built.notes.append(f"the default hub model {values['SPANBERT_MODEL']} is not available "
-                           f"({type(exc).__name__}); using the bundled small demo model {demo} instead. Pass "
-                           "--model for a real SpanBERT checkpoint.")
-        fallback = build_qa_pipeline(settings.with_(model=str(demo)), memory_store=store,
+        demo, note = demo_fallback(settings.model, values["SPANBERT_MODEL"], exc)
+        built.notes.append(note)
+        fallback = build_qa_pipeline(settings.with_(model=demo), memory_store=store,
                                      require_documents=require_documents, warm_up=True, **overrides)
         fallback.notes[:0] = built.notes
         return fallback
     return built
+
+
+def demo_fallback(chosen: str | None, tried: str, error: Exception) -> tuple[str, str]:
+    """When the default reader (no model chosen) cannot be loaded, the bundled demo reader and a note saying so;
+    otherwise AppError with ``error``'s message and what to pass."""
+    demo = demo_model_path()
+    if chosen is not None or demo is None:
+        raise AppError(f"{error}\nPass a local reader checkpoint with --model PATH or SPANBERT_MODEL=PATH.") from error
+    return str(demo), (f"the default hub model {tried} is not available ({type(error).__name__}); using the "
+                       f"bundled small demo model {demo} instead. Pass --model for a real SpanBERT checkpoint.")
 
 
 def reader_of(pipeline):

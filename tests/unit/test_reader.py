@@ -232,3 +232,8 @@ def test_span_head_stays_fp32_when_the_encoder_runs_in_bf16(tiny_qa):
     assert model.bert.embeddings.word_embeddings.weight.dtype == torch.bfloat16
     answers = reader.run(query="what?", documents=[Document(content="a b c d e f")])["answers"]
     assert answers
+
+
+def test_telemetry_data_names_the_model_like_transformers_reader(tiny_qa):
+    reader = SpanBERTReader(model=str(tiny_qa))
+    assert reader._get_telemetry_data() == {"model": str(tiny_qa)}

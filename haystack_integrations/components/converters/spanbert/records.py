@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-from haystack import Document, component
+from haystack import Document, component, logging
 from haystack.dataclasses import ByteStream
 
 from spanbert_reader.data.records import CONTENT_KEYS, parse_records
@@ -49,7 +48,8 @@ class QARecordsToDocument:
                     base = {"file_path": name}
                 parsed = self._parse(name, raw)
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                logger.warning("Skipping %s: not readable as SQuAD JSON or JSON records (%s)", source, exc)
+                logger.warning("Skipping {source}: not readable as SQuAD JSON or JSON records ({error})",
+                               source=str(source), error=str(exc))
                 continue
             for index, (content, record_meta) in enumerate(parsed):
                 documents.append(Document(content=content, meta={**base, **(extra or {}), **record_meta,

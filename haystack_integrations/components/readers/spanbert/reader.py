@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from pathlib import Path
 from typing import Any
 
 import torch
-from haystack import Document, ExtractedAnswer, component, default_from_dict, default_to_dict
+from haystack import Document, ExtractedAnswer, component, default_from_dict, default_to_dict, logging
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from spanbert_reader.inference.answers import (
@@ -67,8 +66,8 @@ def _from_model_kwargs(kwargs: dict[str, Any], precision: str, device: Component
             used.add("device_map")  # the default device choice already does this
     ignored = sorted(set(kwargs) - used)
     if ignored:
-        logger.warning("SpanBERTReader ignores model_kwargs %s (it loads its own model; only dtype/torch_dtype "
-                       "and a single-device device_map have a meaning here)", ignored)
+        logger.warning("SpanBERTReader ignores model_kwargs {keys} (it loads its own model; only dtype/torch_dtype "
+                       "and a single-device device_map have a meaning here)", keys=ignored)
     return precision, device
 
 
@@ -265,6 +264,10 @@ class SpanBERTReader:
         self._fusion: FusionSettings | None = None
 
     # ----------------------------------------------------------------- serialisation
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        """What Haystack's telemetry (when the user has it on) records about this component: the model."""
+        return {"model": self.model}
+
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component (secrets as references, never their values)."""
         return default_to_dict(
@@ -346,9 +349,10 @@ class SpanBERTReader:
             pad_to_multiple=64 if self.compile else None,
         )
         self._engine.model = model  # the plain module (checkpoint folder, config) for callers
-        logger.info("SpanBERTReader loaded %s on %s (%s), no-answer method %s, null threshold %.3f, fusion %s",
-                    self.model, torch_device, dtype, self._resolved_null_method, self._resolved_null_threshold,
-                    self._fusion)
+        logger.info("SpanBERTReader loaded {model} on {device} ({dtype}), no-answer method {method}, null threshold "
+                    "{threshold:.3f}, fusion {fusion}", model=self.model, device=str(torch_device), dtype=str(dtype),
+                    method=self._resolved_null_method, threshold=self._resolved_null_threshold,
+                    fusion=str(self._fusion))
 
     def _resolve_fusion(self, folder: Path) -> FusionSettings:
         stored = read_fusion(folder) or DEFAULT_FUSION
@@ -430,8 +434,8 @@ class SpanBERTReader:
                                  f"accepts at most {self.max_document_chars} (max_document_chars)")
             usable.append(doc)
         if skipped:
-            logger.warning("SpanBERTReader skipped %d document(s) without text: ids %s", len(skipped),
-                           ", ".join(skipped))
+            logger.warning("SpanBERTReader skipped {count} document(s) without text: ids {ids}", count=len(skipped),
+                           ids=", ".join(skipped))
         return usable
 
     def build_answers(self, query: str, documents: list[Document], prediction: QueryPrediction, top_k: int,
