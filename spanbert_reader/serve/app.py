@@ -92,6 +92,10 @@ def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_
     (folder / PIPELINE_NAME / "pipeline_wrapper.py").write_text(WRAPPER_SOURCE)
     settings.pipelines_dir = str(folder)
     from hayhooks import create_app
+    from hayhooks.server.pipelines import registry
+
+    if PIPELINE_NAME in registry.get_names():  # an earlier app in this process (tests): serve the new setup
+        registry.remove(PIPELINE_NAME)
 
     app = create_app()
 
