@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.settings import AppSettings
 from spanbert_reader.serve.wrapper import ServingSetup, configure
 
-WRAPPER_SOURCE = "from spanbert_reader.serve.wrapper import PipelineWrapper  # noqa: F401\n"
 PIPELINE_NAME = "spanbert_qa"
+HAYHOOKS_DIR = Path(__file__).resolve().parent / "hayhooks"  # holds spanbert_qa/pipeline_wrapper.py
 DEFAULT_MAX_BODY = 64 * 1024
 BODY_TIMEOUT_S = 10.0  # a client that stops sending its body is answered 408 after this long
 KEEP_ALIVE_S = 5
@@ -75,21 +74,24 @@ class BoundedBody:
         await self.app(scope, replay, send)
 
 
-def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_MAX_BODY,
+def create_serving_app(pipelines_dir: str | Path | None = None, max_body_bytes: int = DEFAULT_MAX_BODY,
                        setup: ServingSetup | None = None):
     """A FastAPI app: Hayhooks with the ``spanbert_qa`` pipeline, ``GET /health`` and a body-size limit (413).
 
     ``setup`` is the pipeline to serve (built with :func:`spanbert_reader.app.qa.build_qa_pipeline`); without
-    it the wrapper builds one from the environment when Hayhooks starts. ``pipelines_dir`` receives the wrapper
-    file Hayhooks loads.
+    it the wrapper builds one from the environment when Hayhooks starts. ``pipelines_dir`` is the folder
+    Hayhooks loads wrappers from (default: the packaged one, which ``hayhooks run --pipelines-dir`` serves too).
     """
     from fastapi.responses import JSONResponse
     from hayhooks.settings import settings
 
     configure(setup)
-    folder = Path(pipelines_dir)
-    (folder / PIPELINE_NAME).mkdir(parents=True, exist_ok=True)
-    (folder / PIPELINE_NAME / "pipeline_wrapper.py").write_text(WRAPPER_SOURCE)
+    folder = Path(pipelines_dir) if pipelines_dir is not None else HAYHOOKS_DIR
+    if folder != HAYHOOKS_DIR:
+        import shutil
+
+        (folder / PIPELINE_NAME).mkdir(parents=True, exist_ok=True)
+        shutil.copy(HAYHOOKS_DIR / PIPELINE_NAME / "pipeline_wrapper.py", folder / PIPELINE_NAME)
     settings.pipelines_dir = str(folder)
     from hayhooks import create_app
     from hayhooks.server.pipelines import registry
@@ -100,6 +102,15 @@ def create_serving_app(pipelines_dir: str | Path, max_body_bytes: int = DEFAULT_
     app = create_app()
 
     app.add_middleware(BoundedBody, max_bytes=max_body_bytes, timeout=BODY_TIMEOUT_S)
+
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError) -> JSONResponse:
+        # location, message and type only: echoing the input could leak it or fail to encode (lone surrogates)
+        errors = [{"loc": [str(part) for part in error.get("loc", ())], "msg": str(error.get("msg", "")),
+                   "type": str(error.get("type", ""))} for error in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.get("/health")
     async def health() -> dict:
@@ -126,7 +137,6 @@ def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
     built = build_qa_pipeline(settings)
     for note in built.notes:
         print(f"spanbert-qa: {note}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="spanbert-serve-") as folder:
-        app = create_serving_app(folder, max_body_bytes, ServingSetup(built.pipeline))
-        print(f"Serving on http://{host}:{port}: POST /{PIPELINE_NAME}/run, GET /health", file=sys.stderr)
-        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)
+    app = create_serving_app(None, max_body_bytes, ServingSetup(built.pipeline))
+    print(f"Serving on http://{host}:{port}: POST /{PIPELINE_NAME}/run, GET /health, docs at /docs", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)

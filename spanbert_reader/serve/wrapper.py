@@ -11,13 +11,40 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException
 from hayhooks import BasePipelineWrapper
+from pydantic import BaseModel, Field
 
 MAX_QUESTION_CHARS = 2000
 DEFAULT_MAX_TOP_K = 50
+
+Question = Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS)]
+TopK = Annotated[int, Field(ge=1, le=DEFAULT_MAX_TOP_K)]
+
+
+class Answer(BaseModel):
+    """One answer to the question."""
+
+    answer: str | None = Field(description="The answer text, a span of the source document; null for the "
+                                           "no-answer entry.")
+    score: float = Field(description="How likely the answer is right, in [0, 1].")
+    no_answer: bool = Field(default=False, description="True for the entry that says no passage answers.")
+    document_id: str | None = Field(default=None, description="Id of the document the answer comes from.")
+    source: str | None = Field(default=None, description="The document's file path, title, name or URL.")
+    start: int | None = Field(default=None, description="Character offset where the answer starts in the document.")
+    end: int | None = Field(default=None, description="Character offset just after the answer in the document.")
+    context: str | None = Field(default=None, description="The answer in its surrounding text, marked »like this«.")
+    meta: dict[str, str | int | float | bool] = Field(default_factory=dict,
+                                                      description="The document's scalar metadata.")
+
+
+class QAResponse(BaseModel):
+    """The question and its answers, best first."""
+
+    question: str = Field(description="The question, stripped of surrounding whitespace.")
+    answers: list[Answer] = Field(description="Answers, best first (at most top_k, plus a no-answer entry).")
 
 
 @dataclass
@@ -73,16 +100,36 @@ class PipelineWrapper(BasePipelineWrapper):
                 raise HTTPException(status_code=422, detail=f"{name} must be between 1 and {self.max_top_k}")
         return question_inputs(self.pipeline, question.strip(), top_k, retriever_top_k)
 
-    def _respond(self, question: str, result: dict[str, Any]) -> dict[str, Any]:
+    def _respond(self, question: str, result: dict[str, Any]) -> QAResponse:
         from spanbert_reader.app.qa import answer_records, find_answers
 
-        return {"question": question, "answers": answer_records(find_answers(result))}
+        return QAResponse(question=question.strip(),
+                          answers=[Answer(**record) for record in answer_records(find_answers(result))])
 
-    def run_api(self, question: str, top_k: int = 3, retriever_top_k: int = 10) -> dict:
-        """Answer a question: top answers with score, document id, source, offsets and marked context."""
+    def run_api(self, question: Question, top_k: TopK = 3, retriever_top_k: TopK = 10) -> QAResponse:
+        """Answer a question from the indexed documents.
+
+        Args:
+            question: The question to answer (1 to 2000 characters).
+            top_k: How many answers to return (1 to 50).
+            retriever_top_k: How many passages the retriever hands the reader (1 to 50).
+
+        Returns:
+            The question and its answers, best first, each with its score, source document and character offsets.
+        """
         return self._respond(question, self.pipeline.run(self._inputs(question, top_k, retriever_top_k)))
 
-    async def run_api_async(self, question: str, top_k: int = 3, retriever_top_k: int = 10) -> dict:
-        """Like :meth:`run_api`, without blocking the event loop (the reader runs in a worker thread)."""
+    async def run_api_async(self, question: Question, top_k: TopK = 3, retriever_top_k: TopK = 10) -> QAResponse:
+        """Answer a question from the indexed documents, without blocking the server (the reader runs in a worker
+        thread).
+
+        Args:
+            question: The question to answer (1 to 2000 characters).
+            top_k: How many answers to return (1 to 50).
+            retriever_top_k: How many passages the retriever hands the reader (1 to 50).
+
+        Returns:
+            The question and its answers, best first, each with its score, source document and character offsets.
+        """
         inputs = self._inputs(question, top_k, retriever_top_k)
         return self._respond(question, await self.pipeline.run_async(inputs))

@@ -188,3 +188,27 @@ def test_any_json_body_gets_2xx_or_4xx_and_no_internals(client, body):
     assert 200 <= response.status_code < 500, (body, response.status_code, response.text)
     for leak in ("Traceback", "SpanBERTReader", "spanbert_reader", "PipelineRuntimeError"):
         assert leak not in response.text, (body, response.text)
+
+
+def test_openapi_schema_has_typed_bounded_documented_parameters_and_response(client):
+    schema = client.get("/openapi.json").json()
+    run = schema["paths"]["/spanbert_qa/run"]["post"]
+    request_ref = run["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+    request = schema["components"]["schemas"][request_ref]["properties"]
+    assert request["top_k"]["minimum"] == 1 and request["top_k"]["maximum"] == 50
+    assert request["retriever_top_k"]["minimum"] == 1 and request["retriever_top_k"]["maximum"] == 50
+    assert request["question"]["minLength"] == 1 and request["question"]["maxLength"] == 2000
+    assert request["question"]["description"].startswith("The question to answer")
+    assert "Parameter 'question'" not in str(request)
+    assert run["description"] or run["summary"]
+    components = schema["components"]["schemas"]
+    answer = components["Answer"]["properties"]
+    assert "character offset" in answer["start"]["description"].lower()
+    assert {"answer", "score", "document_id", "source", "start", "end", "context"} <= set(answer)
+    assert components["QAResponse"]["properties"]["answers"]["items"]["$ref"].endswith("/Answer")
+
+
+def test_bounds_come_from_the_schema(client):
+    response = client.post("/spanbert_qa/run", json={"question": "Where?", "top_k": 51})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "top_k"
