@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 from common import SHARED_DATA, squad_workload, write_section  # noqa: E402
 
-DEMO = ROOT / "examples" / "models" / "minilm-squad-demo"
+DEMO = ROOT / "spanbert_reader" / "models" / "minilm-squad-demo"
 WORKLOADS = [SHARED_DATA / "squad11-train-subset.json", ROOT / ".gpu-data" / "squad11-train-subset.json"]
 SIZES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),

@@ -7,7 +7,7 @@ Steps (each one a `spanbert-qa` command or library call you can run by hand):
  3. `spanbert-qa train` on the training articles, evaluating on the held-out articles;
  4. save the best checkpoint in fp16 with its tokenizer and a model card.
 
-    python scripts/build_demo_model.py --output examples/models/minilm-squad-demo
+    python scripts/build_demo_model.py --output spanbert_reader/models/minilm-squad-demo
     python scripts/build_demo_model.py --output runs/ablation --pretrain-steps 300   # the SpanBERT ablation
 """
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 
 from spanbert_reader.app.errors import AppError
+from spanbert_reader.extras import install_hint
 
 ALLOWED_MODULES = ("haystack.", "haystack_integrations.", "spanbert_reader.")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -38,9 +38,10 @@ class BundledPipeline:
 
 
 def pipeline_dirs() -> list[Path]:
-    """Folders searched for bundled pipelines (the source checkout, then the installed data files)."""
-    return [Path(__file__).resolve().parents[2] / "pipelines",
-            Path(sys.prefix) / "share" / "spanbert-reader" / "pipelines"]
+    """Folders searched for bundled pipelines: the package's own ``spanbert_reader/pipelines`` (package data)."""
+    from importlib.resources import files
+
+    return [Path(str(files("spanbert_reader.pipelines")))]
 
 
 def list_pipelines() -> dict[str, BundledPipeline]:
@@ -184,4 +185,8 @@ def load_pipeline(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] 
             if kind and kind in message:
                 line = _line_of(text, kind)
         where = f"{source}, line {line}" if line else source
-        raise PipelineError(f"{where}: {message}") from exc
+        missing = re.search(r"No module named '([\w.]+)'", message)
+        hint = install_hint(missing.group(1)) if missing else None
+        if hint is None and (isinstance(exc, ImportError) or "not imported" in message):
+            hint = next((install_hint(k) for k in _component_types(data["components"]) if install_hint(k)), None)
+        raise PipelineError(f"{where}: {message}" + (f" ({hint})" if hint else "")) from exc

@@ -8,7 +8,6 @@ below (stores, pipelines, the QA builder, the server) receives the settings expl
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -97,9 +96,9 @@ class AppSettings:
 
 def demo_model_path() -> Path | None:
     """The bundled demo reader (all-MiniLM-L6-v2 fine-tuned on SQuAD 1.1 data), if this install has it."""
-    candidates = [Path(__file__).resolve().parents[2] / "examples" / "models" / DEMO_MODEL_NAME,
-                  Path(sys.prefix) / "share" / "spanbert-reader" / "models" / DEMO_MODEL_NAME]
-    for path in candidates:
-        if (path / "model.safetensors").exists() and (path / "config.json").exists():
-            return path
+    from importlib.resources import files
+
+    path = Path(str(files("spanbert_reader.models"))) / DEMO_MODEL_NAME
+    if (path / "model.safetensors").exists() and (path / "config.json").exists():
+        return path
     return None

@@ -183,8 +183,9 @@ def check_elasticsearch(url: str, index: str | None = None, must_exist: bool = F
     retries), or, with ``must_exist``, when ``index`` is missing or empty."""
     import logging
 
-    from elasticsearch import Elasticsearch
+    from spanbert_reader.extras import require
 
+    Elasticsearch = require("elasticsearch", "Elasticsearch").Elasticsearch
     options = {"request_timeout": timeout, "max_retries": 0, "retry_on_timeout": False}
     if api_key:
         options["api_key"] = api_key

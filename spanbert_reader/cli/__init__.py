@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ``spanbert-qa`` command; returns the exit code."""
     from spanbert_reader.app.errors import AppError
     from spanbert_reader.cli.commands import COMMANDS, CLIError
+    from spanbert_reader.extras import MissingExtra
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except CLIError as exc:
         print(f"spanbert-qa {args.command}: error: {exc}", file=sys.stderr)
         return exc.code
-    except AppError as exc:
+    except (AppError, MissingExtra) as exc:
         print(f"spanbert-qa {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

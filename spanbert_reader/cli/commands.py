@@ -214,6 +214,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from spanbert_reader.extras import require
+
+    require("hayhooks", "spanbert-qa serve")
     from spanbert_reader.serve.app import serve
 
     serve(settings_from(args), host=args.host, port=args.port, max_body_bytes=args.max_body_bytes)

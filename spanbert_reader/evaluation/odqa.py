@@ -95,8 +95,10 @@ def read_all(reader, queries: list[str], passages: list[list[Document]], chunk: 
     Under ``accelerate launch`` with several processes, questions are split between the processes (data
     parallel) and the predictions gathered back in order.
     """
-    from accelerate import PartialState
-
+    try:
+        from accelerate import PartialState
+    except ImportError:  # without the train extra there is one process
+        return _read_chunks(reader, queries, passages, chunk, progress)
     state = PartialState()
     if state.num_processes > 1:
         from accelerate.utils import gather_object
@@ -346,8 +348,13 @@ def markdown_report(metrics: dict[str, Any], run_name: str) -> str:
 
 
 def plot(metrics: dict[str, Any], path: Path) -> None:
-    """EM, F1 (fused and reader-only), retriever recall and answer recall against k."""
-    import matplotlib
+    """EM, F1 (fused and reader-only), retriever recall and answer recall against k (skipped, with a warning,
+    without the eval extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        logger.warning('plot.png not written: matplotlib is not installed (pip install "spanbert-reader[eval]")')
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

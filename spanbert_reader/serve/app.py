@@ -130,8 +130,10 @@ def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
         raise AppError(f"--port must be between 1 and 65535, got {port}.")
     if max_body_bytes < 1:
         raise AppError(f"--max-body-bytes must be at least 1, got {max_body_bytes}.")
-    import uvicorn
+    from spanbert_reader.extras import require
 
+    uvicorn = require("uvicorn", "spanbert-qa serve")
+    require("hayhooks", "spanbert-qa serve")
     from spanbert_reader.app.qa import build_qa_pipeline
 
     built = build_qa_pipeline(settings)

@@ -101,9 +101,9 @@ class TrainingSettings:
 
 def process_count(settings: TrainingSettings) -> int:
     """How many training processes this launch has (``accelerate launch`` / ``torchrun``)."""
-    from accelerate import PartialState
+    from spanbert_reader.extras import require
 
-    return PartialState(cpu=settings.cpu).num_processes
+    return require("accelerate", "Training").PartialState(cpu=settings.cpu).num_processes
 
 
 def make_accelerator(settings: TrainingSettings, accumulation: int):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 DEVICE = os.environ.get("SPANBERT_TEST_DEVICE", "cuda")
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "models" / "minilm-squad-demo"
+DEMO = Path(__file__).resolve().parents[2] / "spanbert_reader" / "models" / "minilm-squad-demo"
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA device")]

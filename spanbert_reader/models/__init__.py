@@ -1,0 +1,1 @@
+"""Bundled model checkpoints (package data): the demo reader ``minilm-squad-demo``."""
