@@ -120,16 +120,7 @@ class PipelineWrapper(BasePipelineWrapper):
         return self._respond(question, self.pipeline.run(self._inputs(question, top_k, retriever_top_k)))
 
     async def run_api_async(self, question: Question, top_k: TopK = 3, retriever_top_k: TopK = 10) -> QAResponse:
-        """Answer a question from the indexed documents, without blocking the server (the reader runs in a worker
-        thread).
-
-        Args:
-            question: The question to answer (1 to 2000 characters).
-            top_k: How many answers to return (1 to 50).
-            retriever_top_k: How many passages the retriever hands the reader (1 to 50).
-
-        Returns:
-            The question and its answers, best first, each with its score, source document and character offsets.
-        """
-        inputs = self._inputs(question, top_k, retriever_top_k)
+        inputs = self._inputs(question, top_k, retriever_top_k)  # the reader runs in a worker thread
         return self._respond(question, await self.pipeline.run_async(inputs))
+
+    run_api_async.__doc__ = run_api.__doc__  # Hayhooks builds the endpoint's description from it

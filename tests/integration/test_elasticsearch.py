@@ -216,3 +216,19 @@ def test_missing_or_empty_index_is_exit_2_with_a_message(es, capsys):
     client.indices.create(index=index)
     assert main(["ask", "q?", *_store(url, index)]) == 2
     assert "is empty" in capsys.readouterr().err
+
+
+def test_score_fusion_sees_elasticsearch_retriever_scores(corpus, es, demo_model, capsys):
+    from spanbert_reader.app.qa import build_qa_pipeline, find_answers, question_inputs
+    from spanbert_reader.app.settings import AppSettings
+
+    url, index, _ = es
+    assert main(["index", str(corpus), *_store(url, index), "--no-progress"]) == 0
+    capsys.readouterr()
+    built = build_qa_pipeline(AppSettings(store="elasticsearch", es_url=url, index=index, model=str(demo_model)))
+    answers = find_answers(built.pipeline.run(question_inputs(built.pipeline, "Where is Mount Etna?", 3, 3)))
+    spans = [a for a in answers if a.data is not None]
+    assert spans and all(a.meta["retriever_score"] is not None for a in spans)  # BM25 scores reached the reader
+    best = spans[0]
+    assert best.document.meta["file_path"].endswith("etna.txt")
+    assert best.meta["fused_logit"] <= best.meta["logit"]  # the bonus is 0 for the best passage, negative below

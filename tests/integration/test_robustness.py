@@ -176,7 +176,8 @@ def _broken_models(root: Path, demo: Path) -> dict[str, Path]:
     return cases
 
 
-def test_broken_checkpoints_are_one_message_for_ask_and_train(tmp_path, capsys):
+def _demo_and_docs(tmp_path) -> tuple[Path, Path]:
+    """The bundled demo reader (skip without it) and a folder with one small document."""
     from spanbert_reader.app.settings import demo_model_path
 
     demo = demo_model_path()
@@ -184,7 +185,12 @@ def test_broken_checkpoints_are_one_message_for_ask_and_train(tmp_path, capsys):
         pytest.skip("the bundled demo reader is not in this checkout")
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "a.txt").write_text("Mount Etna is on Sicily.")
+    (docs / "a.txt").write_text("Mount Etna is on the island of Sicily.")
+    return demo, docs
+
+
+def test_broken_checkpoints_are_one_message_for_ask_and_train(tmp_path, capsys):
+    demo, docs = _demo_and_docs(tmp_path)
     assert main(["index", str(docs), "--data-dir", str(tmp_path / "d"), "--no-progress"]) == 0
     fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
     for name, folder in _broken_models(tmp_path / "models", demo).items():
@@ -242,14 +248,7 @@ def test_files_that_cannot_be_indexed_say_why(tmp_path, capsys):
 
 
 def test_a_bad_line_in_a_stdin_batch_is_reported_and_the_batch_goes_on(tmp_path):
-    from spanbert_reader.app.settings import demo_model_path
-
-    demo = demo_model_path()
-    if demo is None:
-        pytest.skip("the bundled demo reader is not in this checkout")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("Mount Etna is on the island of Sicily.")
+    demo, docs = _demo_and_docs(tmp_path)
     env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "d"), "SPANBERT_MODEL": str(demo)}
     assert subprocess.run([*_cli(), "index", str(docs), "--no-progress"], env=env).returncode == 0
     batch = b"Where is Mount Etna?\n\xff\xfe broken\nquit\nWhat is on Sicily?\n"

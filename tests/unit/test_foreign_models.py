@@ -28,6 +28,18 @@ PAIRS = [
 MAX_SEQ, STRIDE, MAX_ANSWER = 48, 12, 12
 
 
+def _unigram(texts, special_tokens, unk):
+    """A SentencePiece-like Unigram tokenizer trained on ``texts``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.Unigram())
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    tok.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=300, unk_token=unk,
+                                                           special_tokens=special_tokens))
+    return tok
+
+
 def _tokenizer(kind: str, folder):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
@@ -43,21 +55,13 @@ def _tokenizer(kind: str, folder):
         special = dict(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>", pad_token="<pad>",
                        unk_token="<unk>", mask_token="<mask>")
     elif kind == "xlm-roberta":
-        tok = Tokenizer(models.Unigram())
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=300, unk_token="<unk>", special_tokens=[
-            "<s>", "<pad>", "</s>", "<unk>", "<mask>"]))
+        tok = _unigram(texts, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"], "<unk>")
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
         special = dict(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>", pad_token="<pad>",
                        unk_token="<unk>", mask_token="<mask>")
     else:  # deberta-v2: SentencePiece-like pieces, BERT's template
-        tok = Tokenizer(models.Unigram())
-        tok.pre_tokenizer = pre_tokenizers.Metaspace()
-        tok.decoder = decoders.Metaspace()
-        tok.train_from_iterator(texts, trainers.UnigramTrainer(vocab_size=300, unk_token="[UNK]", special_tokens=[
-            "[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"]))
+        tok = _unigram(texts, ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"], "[UNK]")
         tok.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
         special = dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]",
