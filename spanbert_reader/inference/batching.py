@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from spanbert_reader.inference.windows import Window
+from spanbert_reader.inference.windows import Window, pad_windows
 
 logger = logging.getLogger(__name__)
 
@@ -83,17 +83,9 @@ class WindowRunner:
         self._warned_oom = False
 
     def _tensors(self, windows: Sequence[Window]) -> dict[str, torch.Tensor]:
-        longest = max(w.length for w in windows)
-        if self.pad_to_multiple:
-            longest = -(-longest // self.pad_to_multiple) * self.pad_to_multiple
-        input_ids = np.full((len(windows), longest), self.pad_id, dtype=np.int64)
-        attention = np.zeros((len(windows), longest), dtype=np.int64)
-        types = np.zeros((len(windows), longest), dtype=np.int64)
-        for row, window in enumerate(windows):
-            input_ids[row, : window.length] = window.input_ids
-            attention[row, : window.length] = 1
-            if self.use_token_type_ids:
-                types[row, window.passage_offset: window.length] = 1
+        input_ids, attention, types = pad_windows(windows, self.pad_id, self.pad_to_multiple)
+        if not self.use_token_type_ids:
+            types[:] = 0
         arrays = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": types}
         return {name: self._to_device(array) for name, array in arrays.items()}
 

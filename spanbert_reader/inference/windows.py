@@ -157,6 +157,23 @@ class WindowTokenizer:
                              self.cls_id, self.sep_id, self.template)
 
 
+def pad_windows(windows: Sequence, pad_id: int, pad_to_multiple: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(input_ids, attention_mask, token_type_ids)`` for windows padded to the longest (or to a multiple of
+    ``pad_to_multiple``); anything with ``input_ids``, ``length`` and ``passage_offset`` is a window here."""
+    longest = max(w.length for w in windows)
+    if pad_to_multiple:
+        longest = -(-longest // pad_to_multiple) * pad_to_multiple
+    ids = np.full((len(windows), longest), pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for row, window in enumerate(windows):
+        ids[row, : window.length] = window.input_ids
+        mask[row, : window.length] = 1
+        types[row, window.passage_offset: window.length] = 1
+    return ids, mask, types
+
+
 def trim_offsets(text: str, offsets: np.ndarray) -> np.ndarray:
     """Character spans without leading/trailing whitespace (byte-level BPE tokens such as RoBERTa's carry the
     space before a word; WordPiece offsets are unchanged), so an answer never starts or ends with a space."""

@@ -15,14 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from spanbert_reader.data.squad import SquadExample, load_squad
 from spanbert_reader.evaluation.metrics import score_squad
 from spanbert_reader.inference.decoding import DecodeSettings
-from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
+from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer, pad_windows
 from spanbert_reader.training.features import TrainFeature, build_features
 from spanbert_reader.training.loop import LoopState, make_loader, make_plan, process_report, run_loop
 from spanbert_reader.training.optim import (
@@ -65,14 +64,7 @@ class FinetuneConfig(TrainingSettings):
 
 def collate(features: list[TrainFeature], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad a batch to its longest window; segment ids 0 for [CLS] query [SEP], 1 after."""
-    longest = max(f.length for f in features)
-    ids = np.full((len(features), longest), pad_id, dtype=np.int64)
-    mask = np.zeros_like(ids)
-    types = np.zeros_like(ids)
-    for row, f in enumerate(features):
-        ids[row, : f.length] = f.input_ids
-        mask[row, : f.length] = 1
-        types[row, f.passage_offset: f.length] = 1
+    ids, mask, types = pad_windows(features, pad_id)
     return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
             "token_type_ids": torch.from_numpy(types),
             "start_positions": torch.tensor([f.start_position for f in features]),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from spanbert_reader.data.squad import SquadExample
-from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer
+from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer, pad_windows
 from spanbert_reader.training.features import UNLOCATABLE, TrainFeature, answer_tokens, window_target
 
 
@@ -84,10 +84,7 @@ def collate_groups(groups: list[GroupFeature], pad_id: int) -> dict[str, torch.T
     """Pad all windows of the groups to the longest; ``group`` maps each window to its question; target masks
     mark the positions the shared softmax should put its mass on."""
     windows = [w for g in groups for w in g.windows]
-    longest = max(w.length for w in windows)
-    ids = np.full((len(windows), longest), pad_id, dtype=np.int64)
-    mask = np.zeros_like(ids)
-    types = np.zeros_like(ids)
+    ids, mask, types = pad_windows(windows, pad_id)
     valid = np.zeros(ids.shape, dtype=bool)  # passage tokens and [CLS]: where a start or end may be
     starts = np.zeros(ids.shape, dtype=bool)
     ends = np.zeros(ids.shape, dtype=bool)
@@ -95,9 +92,6 @@ def collate_groups(groups: list[GroupFeature], pad_id: int) -> dict[str, torch.T
     row = 0
     for number, group in enumerate(groups):
         for w in group.windows:
-            ids[row, : w.length] = w.input_ids
-            mask[row, : w.length] = 1
-            types[row, w.passage_offset: w.length] = 1
             valid[row, 0] = True
             valid[row, w.passage_offset: w.length - 1] = True  # the final [SEP] is no answer token
             if group.impossible:
