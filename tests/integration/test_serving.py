@@ -212,3 +212,19 @@ def test_bounds_come_from_the_schema(client):
     response = client.post("/spanbert_qa/run", json={"question": "Where?", "top_k": 51})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == "top_k"
+
+
+def test_the_endpoint_is_an_mcp_tool_with_the_same_typed_arguments(client):
+    pytest.importorskip("mcp", reason="hayhooks[mcp] is part of the dev install")
+    from hayhooks.server.pipelines import registry
+    from hayhooks.server.utils.mcp_utils import list_pipelines_as_tools, run_pipeline_as_tool
+
+    tools = {tool.name: tool for tool in asyncio.run(list_pipelines_as_tools(registry))}
+    tool = tools["spanbert_qa"]
+    assert tool.description.startswith("Answer a question from the indexed documents")
+    properties = tool.inputSchema["properties"]
+    assert properties["top_k"]["maximum"] == 50 and properties["question"]["maxLength"] == 2000
+    result = asyncio.run(run_pipeline_as_tool(registry, "spanbert_qa", {"question": "What is the capital of France?",
+                                                                       "top_k": 1}))
+    text = " ".join(getattr(part, "text", "") for part in result)
+    assert "What is the capital of France?" in text and "answers=" in text and "document_id=" in text
