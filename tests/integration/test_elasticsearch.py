@@ -232,3 +232,55 @@ def test_score_fusion_sees_elasticsearch_retriever_scores(corpus, es, demo_model
     best = spans[0]
     assert best.document.meta["file_path"].endswith("etna.txt")
     assert best.meta["fused_logit"] <= best.meta["logit"]  # the bonus is 0 for the best passage, negative below
+
+
+def test_spanbert_qa_serve_through_elasticsearch_answers_a_request(corpus, es, demo_model, tmp_path, capsys):
+    import socket
+    import time
+    import urllib.request
+
+    url, index, _ = es
+    assert main(["index", str(corpus), *_store(url, index), "--no-progress"]) == 0
+    capsys.readouterr()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("spanbert-qa")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "spanbert_reader.cli"]
+    server = subprocess.Popen([*command, "serve", *_store(url, index), "--model", str(demo_model), "--port",
+                               str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stderr.read()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(1)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/spanbert_qa/run", method="POST",
+                                         data=json.dumps({"question": "Where was the lighthouse of Alexandria built?"})
+                                         .encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    answers = _spans(body.get("result", body))
+    assert answers and "Pharos" in answers[0]["answer"] and answers[0]["source"].endswith("pharos.txt")
+
+
+def test_pretrain_from_an_elasticsearch_index_honours_the_url(corpus, es, tmp_path, capsys, monkeypatch):
+    from helpers import make_tiny_qa_model
+
+    url, index, _ = es
+    assert main(["index", str(corpus), *_store(url, index), "--no-progress"]) == 0
+    base = make_tiny_qa_model(tmp_path / "base", base=True)
+    args = ["pretrain", "--from-index", index, "--store", "elasticsearch", "--model", str(base), "--max-seq-length",
+            "32", "--batch-size", "2", "--max-steps", "1", "--cpu", "--no-progress"]
+    monkeypatch.setenv("ELASTICSEARCH_URL", url)  # no --es-url: the environment names the server
+    assert main([*args, "--output", str(tmp_path / "out")]) == 0
+    assert "Pre-trained 1 steps on" in capsys.readouterr().out
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9")
+    assert main([*args, "--es-url", url, "--output", str(tmp_path / "out2")]) == 0  # --es-url wins
