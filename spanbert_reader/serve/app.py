@@ -141,4 +141,7 @@ def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
         print(f"spanbert-qa: {note}", file=sys.stderr)
     app = create_serving_app(None, max_body_bytes, ServingSetup(built.pipeline))
     print(f"Serving on http://{host}:{port}: POST /{PIPELINE_NAME}/run, GET /health, docs at /docs", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)
+    from spanbert_reader.serve.protocol import HeaderDeadlineProtocol
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S,
+                http=HeaderDeadlineProtocol)

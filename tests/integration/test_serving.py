@@ -228,3 +228,44 @@ def test_the_endpoint_is_an_mcp_tool_with_the_same_typed_arguments(client):
                                                                        "top_k": 1}))
     text = " ".join(getattr(part, "text", "") for part in result)
     assert "What is the capital of France?" in text and "answers=" in text and "document_id=" in text
+
+
+def test_a_client_that_never_finishes_its_request_head_is_disconnected():
+    import socket
+    import time
+
+    import uvicorn
+
+    from spanbert_reader.serve.protocol import HeaderDeadlineProtocol
+
+    class Quick(HeaderDeadlineProtocol):
+        header_timeout = 0.5
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=Quick, log_level="error",
+                                          timeout_keep_alive=30))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as stalled:
+            stalled.sendall(b"POST /x HTTP/1.1\r\nHost: t\r\n")  # and then nothing more
+            started = time.monotonic()
+            assert stalled.recv(100) == b""  # closed by the server
+            assert time.monotonic() - started < 3
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as normal:
+            normal.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert normal.recv(200).startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
