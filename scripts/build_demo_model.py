@@ -89,7 +89,7 @@ project's BENCHMARKS.md ("Score fusion").
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--output", default=str(ROOT / "examples" / "models" / "minilm-squad-demo"))
+    parser.add_argument("--output", default=str(ROOT / "spanbert_reader" / "models" / "minilm-squad-demo"))
     parser.add_argument("--work", default=str(ROOT / "runs" / "demo-model"))
     parser.add_argument("--held-out-articles", type=int, default=4)
     parser.add_argument("--seed", type=int, default=13)
