@@ -121,8 +121,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     train = load_squad(config.train)  # the data first: its errors are cheaper to find than a model load
     train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
     processes = process_count(config)
-    per_device = config.per_device_batch_size or config.batch_size // processes
-    accumulation = config.accumulation_steps(processes, per_device)
+    per_device, accumulation = config.batch_layout(processes)
     accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
     output = Path(config.output)
@@ -161,7 +160,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if config.dev:
         dev_examples = load_squad(config.dev).examples
         dev_examples = dev_examples[: config.dev_limit] if config.dev_limit else dev_examples
-    plan = make_plan(config, len(features), processes, batch_items)
+    plan = make_plan(config, len(features), processes, batch_items, accumulation)
     loader, sampler = make_loader(features, [f.length for f in features], batch_items, config.seed,
                                   lambda items: make_batch(items, pad_id))
     optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)

@@ -81,10 +81,10 @@ class Plan:
     warmup_steps: int
 
 
-def make_plan(settings: TrainingSettings, examples: int, processes: int, per_device: int | None = None) -> Plan:
-    """Per-device batch, accumulation and step counts; ``batch_size`` is the batch of all processes together."""
-    per_device = per_device or settings.per_device_batch_size or settings.batch_size
-    accumulation = settings.accumulation_steps(processes, per_device)
+def make_plan(settings: TrainingSettings, examples: int, processes: int, per_device: int, accumulation: int
+              ) -> Plan:
+    """Step counts for ``examples`` read ``per_device`` at a time on each process, ``accumulation`` batches per
+    optimiser step (the accelerator's)."""
     batches = math.ceil(examples / per_device)
     steps_per_epoch = max(1, math.ceil(batches / (accumulation * processes)))
     total = settings.max_steps or max(1, math.ceil(settings.epochs * steps_per_epoch))

@@ -86,17 +86,17 @@ class TrainingSettings:
         if output is not None and Path(output).exists() and not Path(output).is_dir():
             raise ValueError(f"output {output} is a file; pass a folder for the checkpoint")
 
-    def accumulation_steps(self, processes: int = 1, per_device: int | None = None) -> int:
-        """Gradient-accumulation steps that make ``per_device`` examples on each of ``processes`` processes add up
-        to ``batch_size``."""
-        per_device = per_device or self.per_device_batch_size or self.batch_size
+    def batch_layout(self, processes: int = 1) -> tuple[int, int]:
+        """``(per-device batch, gradient-accumulation steps)`` that make ``processes`` processes add up to
+        ``batch_size`` (the per-device batch defaults to an equal share of it)."""
+        per_device = self.per_device_batch_size or self.batch_size // processes
         if per_device < 1 or self.batch_size < 1:
             raise ValueError(f"batch sizes must be at least 1, got batch_size={self.batch_size}, "
                              f"per_device_batch_size={per_device}")
         if self.batch_size % (per_device * processes):
             raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
                              f"({per_device}) x processes ({processes})")
-        return self.batch_size // (per_device * processes)
+        return per_device, self.batch_size // (per_device * processes)
 
 
 def process_count(settings: TrainingSettings) -> int:

@@ -116,8 +116,7 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
         raise ValueError(f"mask_ratio must be between 0 and 1 (exclusive), got {config.mask_ratio}")
     config.validate()
     processes = process_count(config)
-    per_device = config.per_device_batch_size or config.batch_size // processes
-    accumulation = config.accumulation_steps(processes, per_device)
+    per_device, accumulation = config.batch_layout(processes)
     accelerator = make_accelerator(config, accumulation)
     seed_everything(config.seed)
     if documents is None:
@@ -141,7 +140,7 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
     # each process masks its own batches; a per-process seed keeps them from drawing the same masks
     masker = SpanMasker(tokenizer.mask_token_id, model.config.vocab_size, special, config.mask_ratio,
                         seed=config.seed + accelerator.process_index)
-    plan = make_plan(config, len(blocks), processes, per_device)
+    plan = make_plan(config, len(blocks), processes, per_device, accumulation)
     loader, sampler = make_loader(blocks, [b.input_ids.shape[0] for b in blocks], per_device, config.seed,
                                   lambda items: collate_masked(items, masker, tokenizer.pad_token_id))
     optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)

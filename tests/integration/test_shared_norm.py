@@ -72,3 +72,15 @@ def test_distractors_need_shared_norm(tmp_path):
     with pytest.raises(ValueError, match="--shared-norm"):
         finetune(FinetuneConfig(train=str(tmp_path / "train.json"), model=str(base), output=str(tmp_path / "o"),
                                 distractors=2, progress=False, cpu=True))
+
+
+def test_one_shared_norm_epoch_reads_every_question_once(tmp_path):
+    (tmp_path / "train.json").write_text(json.dumps(synthetic_squad(40, 4)))
+    base = make_tiny_qa_model(tmp_path / "base", base=True)
+    summary = finetune(FinetuneConfig(
+        train=str(tmp_path / "train.json"), model=str(base), output=str(tmp_path / "o"), max_seq_length=48,
+        stride=8, max_query_length=8, batch_size=16, per_device_batch_size=8, epochs=1.0, progress=False,
+        cpu=True, shared_norm=True, distractors=3))
+    # 8 windows per forward pass = 2 questions with their 3 distractors; 2 passes per optimiser step
+    assert summary["plan"]["per_device"] == 2 and summary["plan"]["accumulation"] == 2
+    assert summary["examples_per_process"] == [40] and summary["steps"] == 10
