@@ -29,7 +29,6 @@ class QAPipeline:
     pipeline: Any
     name: str
     model: str
-    memory_store: Any = None  # the in-memory store injected into its retrievers, if any
     notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. a model fallback)
 
 
@@ -81,18 +80,21 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
             store = _open_memory_index(settings, require_documents)
         inject_store(pipeline, store)
     check_elasticsearch_stores(pipeline, settings, require_documents)
-    built = QAPipeline(pipeline, name, values["SPANBERT_MODEL"], store if uses_memory else None)
+    built = QAPipeline(pipeline, name, values["SPANBERT_MODEL"])
     if not warm_up:
         return built
     try:
         pipeline.warm_up()
     except CheckpointError as exc:
+        # only the reader failed: point it at the demo reader; the rest of the pipeline stays as built and checked
         demo, note = demo_fallback(settings.model, values["SPANBERT_MODEL"], exc)
+        pipeline.get_component(reader_of(pipeline)).model = demo
+        try:
+            pipeline.warm_up()
+        except CheckpointError as demo_error:
+            demo_fallback(demo, demo, demo_error)  # raises AppError naming the problem
+        built.model = demo
         built.notes.append(note)
-        fallback = build_qa_pipeline(settings.with_(model=demo), memory_store=store,
-                                     require_documents=require_documents, warm_up=True, **overrides)
-        fallback.notes[:0] = built.notes
-        return fallback
     return built
 
 
