@@ -80,19 +80,14 @@ def create_serving_app(pipelines_dir: str | Path | None = None, max_body_bytes: 
 
     ``setup`` is the pipeline to serve (built with :func:`spanbert_reader.app.qa.build_qa_pipeline`); without
     it the wrapper builds one from the environment when Hayhooks starts. ``pipelines_dir`` is the folder
-    Hayhooks loads wrappers from (default: the packaged one, which ``hayhooks run --pipelines-dir`` serves too).
+    Hayhooks loads wrappers from (default: the packaged one holding ``spanbert_qa/pipeline_wrapper.py``, which
+    ``hayhooks run --pipelines-dir`` serves too).
     """
     from fastapi.responses import JSONResponse
     from hayhooks.settings import settings
 
     configure(setup)
-    folder = Path(pipelines_dir) if pipelines_dir is not None else HAYHOOKS_DIR
-    if folder != HAYHOOKS_DIR:
-        import shutil
-
-        (folder / PIPELINE_NAME).mkdir(parents=True, exist_ok=True)
-        shutil.copy(HAYHOOKS_DIR / PIPELINE_NAME / "pipeline_wrapper.py", folder / PIPELINE_NAME)
-    settings.pipelines_dir = str(folder)
+    settings.pipelines_dir = str(pipelines_dir or HAYHOOKS_DIR)
     from hayhooks import create_app
     from hayhooks.server.pipelines import registry
 
@@ -132,8 +127,7 @@ def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
         raise AppError(f"--max-body-bytes must be at least 1, got {max_body_bytes}.")
     from spanbert_reader.extras import require
 
-    uvicorn = require("uvicorn", "spanbert-qa serve")
-    require("hayhooks", "spanbert-qa serve")
+    uvicorn = require("uvicorn", "spanbert-qa serve")  # hayhooks was needed to import this module
     from spanbert_reader.app.qa import build_qa_pipeline
 
     built = build_qa_pipeline(settings)

@@ -200,7 +200,7 @@ def test_serving_through_elasticsearch_answers(corpus, es, demo_model, tmp_path,
     assert main(["index", str(corpus), *_store(url, index), "--no-progress"]) == 0
     capsys.readouterr()
     settings = AppSettings(store="elasticsearch", es_url=url, index=index, model=str(demo_model))
-    app = create_serving_app(tmp_path / "pipelines", setup=ServingSetup(build_qa_pipeline(settings).pipeline))
+    app = create_serving_app(setup=ServingSetup(build_qa_pipeline(settings).pipeline))
     with TestClient(app) as client:
         response = client.post("/spanbert_qa/run", json={"question": "Where was the lighthouse of Alexandria built?"})
     assert response.status_code == 200, response.text

@@ -94,7 +94,7 @@ def client(tmp_path_factory, minilm_qa):
     save_memory_store(store, "default", root / "data")
     settings = AppSettings(data_dir=str(root / "data"), model=str(minilm_qa))
     setup = ServingSetup(build_qa_pipeline(settings).pipeline)
-    app = create_serving_app(root / "pipelines", max_body_bytes=2048, setup=setup)
+    app = create_serving_app(max_body_bytes=2048, setup=setup)
     with TestClient(app) as test_client:
         yield test_client
 
