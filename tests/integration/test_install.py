@@ -22,9 +22,17 @@ print(json.dumps({"file": spanbert_reader.__file__, "pipelines": sorted(list_pip
 
 
 def test_wheel_installed_with_target_finds_its_pipelines_and_demo_model(tmp_path):
+    import shutil
+
+    source = tmp_path / "source"  # built from a copy: setuptools' build/ in the checkout would keep stale files
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for name in ("spanbert_reader", "haystack_integrations"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=600)
+                            "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     wheel = next(wheels.glob("spanbert_reader-*.whl"))
     target = tmp_path / "target"
