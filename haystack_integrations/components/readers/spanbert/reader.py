@@ -59,10 +59,9 @@ def _from_model_kwargs(kwargs: dict[str, Any], precision: str, device: Component
         target = kwargs["device_map"]
         if isinstance(target, str) and target not in ("auto", "balanced", "sequential"):
             if device is None:
-                device = ComponentDevice.from_str(target if ":" in target or target == "cpu" else
-                                                  (f"{target}:0" if target in ("cuda", "mps") else target))
+                device = ComponentDevice.from_str(f"{target}:0" if target in ("cuda", "mps") else target)
             used.add("device_map")
-        elif target in ("auto",):
+        elif target == "auto":
             used.add("device_map")  # the default device choice already does this
     ignored = sorted(set(kwargs) - used)
     if ignored:
