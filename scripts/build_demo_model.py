@@ -42,6 +42,37 @@ def split_articles(path: Path, held_out: int, seed: int, work: Path) -> tuple[Pa
     return work / "train.json", work / "dev.json", [a["title"] for a in dev["data"]]
 
 
+def _fusion_entry_line(label: str, entry: dict) -> str:
+    scores = entry.get("scores") or {}
+    ks = [k for k in ("1", "5", "10", "20") if k in scores]
+    normalization = entry.get("retriever_normalization", "minmax")
+    aggregation = "on" if entry.get("aggregate_answers") else "off"
+    line = (f"- {label}: retriever weight {entry['retriever_weight']:g}, {normalization} normalisation, "
+            f"aggregation {aggregation}.")
+    if ks and all("reader_only_em" in scores[k] for k in ks):
+        fused = " / ".join(f"{scores[k]['em']:.1f}" for k in ks)
+        alone = " / ".join(f"{scores[k]['reader_only_em']:.1f}" for k in ks)
+        line += f" EM at k = {' / '.join(ks)}: {fused} fused, against {alone} by the reader alone."
+    return line
+
+
+def fusion_section(output: Path) -> str:
+    """The card's score-fusion section, from the ``fusion.json`` stored beside the model (empty without one)."""
+    path = output / "fusion.json"
+    if not path.exists():
+        return ""
+    data = json.loads(path.read_text())
+    lines = ["## Score fusion (fusion.json)", "",
+             "`fusion.json` holds the fusion settings tuned with `spanbert-qa eval --tune-fusion` on the held-out",
+             "questions over their paragraphs plus the 10,033 Wikipedia summaries, one entry per retrieval setup:", ""]
+    if "retriever_weight" in data:
+        lines.append(_fusion_entry_line(f"main entry, for {data.get('pipeline', 'BM25')}", data))
+    for name, entry in (data.get("profiles") or {}).items():
+        lines.append(_fusion_entry_line(f"profile `{name}`, for {entry.get('pipeline', name)}", entry))
+    lines += ["", "The full grids are in the project's BENCHMARKS.md (\"Score fusion\").", "", ""]
+    return "\n".join(lines)
+
+
 def write_card(output: Path, record: dict) -> None:
     """The model card (README.md) from the training record."""
     best = record["best_dev"]
@@ -72,13 +103,7 @@ with `spanbert-qa train`, or a hub QA fine-tune such as `mrm8488/spanbert-finetu
 Open-domain figures (the held-out questions over their paragraphs plus 10,033 Wikipedia summaries: retriever
 recall@k, reader EM/F1 on retrieved passages, oracle EM/F1) are in the project's BENCHMARKS.md ("Demo model").
 
-## Score fusion (fusion.json)
-
-`fusion.json`, when present, holds the retriever weight tuned with `spanbert-qa eval --tune-fusion` on the
-held-out questions with the Wikipedia summaries as distractors (in-memory BM25); the figures are in the
-project's BENCHMARKS.md ("Score fusion").
-
-## Learning curve (dev)
+{fusion_section(output)}## Learning curve (dev)
 
 | step | EM | F1 |
 |---|---|---|

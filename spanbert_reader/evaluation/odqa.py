@@ -141,7 +141,7 @@ class _Ranker:
         return self.reader.build_answers(question, list(docs[:k]), ranked, self.top_n)
 
 
-FUSION_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+FUSION_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0)
 
 
 def evaluate(dataset: SquadDataset, reader, retrieve: Callable[[list[str], int], list[list[Document]]],

@@ -51,6 +51,7 @@ class EvalRun:
     output: Path
     pipeline: str
     notes: list[str] = field(default_factory=list)  # messages for the user (fallbacks, stored files)
+    fusion_profile: str | None = None  # the reader's fusion profile: which fusion.json entry tuning writes
 
 
 def check_options(options: EvalOptions) -> None:
@@ -86,6 +87,19 @@ def _embed(documents, gold, settings: AppSettings, progress: bool):
     return documents, {key: by_id[doc.id] for key, doc in gold.items()}
 
 
+def _tuned_scores(metrics: dict) -> dict[str, dict[str, float]]:
+    """EM/F1 per k of the stored setting and of the reader alone (weight 0), rounded, for ``fusion.json``."""
+    reader_only = next((r for r in metrics["fusion_tuning"]["grid"]
+                        if r["retriever_weight"] == 0 and not r["aggregate_answers"]), None)
+    scores = {}
+    for k, m in metrics["ks"].items():
+        scores[k] = {"em": round(m["reader"]["exact"], 2), "f1": round(m["reader"]["f1"], 2)}
+        if reader_only is not None:
+            scores[k].update(reader_only_em=round(reader_only["ks"][k]["exact"], 2),
+                             reader_only_f1=round(reader_only["ks"][k]["f1"], 2))
+    return scores
+
+
 def _store_tuned(run: EvalRun, options: EvalOptions, model: str) -> None:
     from spanbert_reader.inference.answers import write_fusion, write_null_threshold
 
@@ -95,9 +109,12 @@ def _store_tuned(run: EvalRun, options: EvalOptions, model: str) -> None:
     result = run.result
     if result.tuned_fusion is not None:
         best = result.tuned_fusion
-        path = write_fusion(target, best, dataset=str(options.dataset), pipeline=run.pipeline, ks=list(options.ks),
-                            objective=result.metrics["fusion_tuning"]["objective"])
-        run.notes.append(f"Stored fusion settings (retriever weight {best.retriever_weight:g}, aggregation "
+        path = write_fusion(target, best, profile=run.fusion_profile, dataset=str(options.dataset),
+                            pipeline=run.pipeline, ks=list(options.ks),
+                            objective=result.metrics["fusion_tuning"]["objective"],
+                            scores=_tuned_scores(result.metrics))
+        entry = f"profile '{run.fusion_profile}'" if run.fusion_profile else "main entry"
+        run.notes.append(f"Stored fusion settings ({entry}: retriever weight {best.retriever_weight:g}, aggregation "
                          f"{'on' if best.aggregate else 'off'}) in {path}{note}")
     if options.tune_null_threshold:
         tuned = result.metrics.get("oracle_null_threshold", {})
@@ -167,6 +184,6 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
                 logger.warning("could not delete index %s: %s", settings.index_name, exc)
     output = Path(options.output or f"eval-{Path(options.dataset).stem}")
     write_outputs(result, output, run_name=f"{Path(options.dataset).name} / {built.name}")
-    run = EvalRun(result, output, built.name, built.notes)
+    run = EvalRun(result, output, built.name, built.notes, getattr(reader, "fusion_profile", None))
     _store_tuned(run, options, built.model)
     return run

@@ -24,6 +24,10 @@ without a retriever) there is no bonus at all. ``retriever_weight = 0`` reproduc
 non-overlapping spans of one passage) are merged into the best of them, with ranking logit
 ``logsumexp(fused logits)`` — the sum of their probabilities under a softmax over spans.
 
+**Stored settings.** ``fusion.json`` beside a checkpoint holds tuned values: a main entry (tuned with BM25)
+and optional named profiles (``"profiles": {"hybrid": {...}}``) for retrievers whose scores are shaped
+differently; a reader's ``fusion_profile`` picks one (see :func:`stored_fusion` for the lookup order).
+
 **No-answer.** The SQuAD 2.0 rule compares the null logit with the best *reader-only* span logit, so fusion and
 aggregation rerank answers without moving the tuned no-answer threshold.
 """
@@ -70,8 +74,12 @@ class FusionSettings:
         return self.retriever_weight > 0 or self.aggregate
 
 
-# Built-in default for checkpoints without a stored fusion.json: measured with BM25 (see BENCHMARKS.md).
+# Built-in defaults for checkpoints without stored settings, measured with the demo reader (BENCHMARKS.md,
+# "Score fusion"): the main one with BM25, and one per fusion profile whose retriever scores are shaped differently.
 DEFAULT_FUSION = FusionSettings(retriever_weight=4.0, normalization="minmax", aggregate=False)
+PROFILE_DEFAULTS: dict[str, FusionSettings] = {
+    "hybrid": FusionSettings(retriever_weight=16.0, normalization="minmax", aggregate=False),
+}
 
 
 def _usable(score: Any) -> bool:
@@ -244,23 +252,72 @@ def write_null_threshold(folder: str | Path, threshold: float, **details: Any) -
     return _write_json(folder, NULL_THRESHOLD_FILE, {"null_threshold": float(threshold), **details})
 
 
-def read_fusion(folder: str | Path) -> FusionSettings | None:
-    """Fusion settings stored beside a checkpoint by ``spanbert-qa eval --tune-fusion``, if any."""
-    path = Path(folder) / FUSION_FILE
-    data = _read_json(path)
-    if data is None:
-        return None
+def _fusion_entry(data: dict[str, Any], path: Path, label: str) -> FusionSettings | None:
     try:
         return FusionSettings(retriever_weight=data["retriever_weight"],
                               normalization=data.get("retriever_normalization", "minmax"),
                               aggregate=data.get("aggregate_answers", False))
     except (KeyError, TypeError, ValueError) as exc:
-        logger.warning("Ignoring %s: %s", path, exc)
+        logger.warning("Ignoring %s of %s: %s", label, path, exc)
         return None
 
 
-def write_fusion(folder: str | Path, fusion: FusionSettings, **details: Any) -> Path:
-    """Store tuned fusion settings next to a checkpoint; the reader picks them up at warm-up."""
-    return _write_json(folder, FUSION_FILE, {"retriever_weight": fusion.retriever_weight,
-                                             "retriever_normalization": fusion.normalization,
-                                             "aggregate_answers": fusion.aggregate, **details})
+def check_fusion_profile(profile: str | None) -> None:
+    """Raise ValueError unless ``profile`` is None or a non-empty name of letters, digits, ``-`` and ``_``."""
+    if profile is None:
+        return
+    if not isinstance(profile, str) or not profile or not all(c.isalnum() or c in "-_" for c in profile):
+        raise ValueError(f"fusion_profile must be None or a name of letters, digits, '-' and '_', got {profile!r}")
+
+
+def read_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings | None:
+    """Fusion settings stored beside a checkpoint by ``spanbert-qa eval --tune-fusion``, if any: the main entry
+    of ``fusion.json``, or with ``profile`` that profile's entry (under ``"profiles"``)."""
+    check_fusion_profile(profile)
+    path = Path(folder) / FUSION_FILE
+    data = _read_json(path)
+    if data is None:
+        return None
+    if profile is None:
+        if "retriever_weight" not in data and "profiles" not in data:
+            logger.warning('Ignoring %s: expected {"retriever_weight": <number>, ...} and/or {"profiles": {...}}', path)
+            return None
+        return _fusion_entry(data, path, "the main entry") if "retriever_weight" in data else None
+    profiles = data.get("profiles")
+    entry = profiles.get(profile) if isinstance(profiles, dict) else None
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        logger.warning("Ignoring profile %r of %s: expected a JSON object", profile, path)
+        return None
+    return _fusion_entry(entry, path, f"profile {profile!r}")
+
+
+def stored_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings:
+    """The fusion settings a reader uses when its init parameters leave them open, first found of: the
+    profile's entry in ``fusion.json``; the built-in default of that profile; the main entry of ``fusion.json``;
+    the built-in main default. (A profile's own values win over values tuned for another retriever.)"""
+    if profile is not None:
+        found = read_fusion(folder, profile) or PROFILE_DEFAULTS.get(profile)
+        if found is not None:
+            return found
+    return read_fusion(folder) or DEFAULT_FUSION
+
+
+def write_fusion(folder: str | Path, fusion: FusionSettings, profile: str | None = None, **details: Any) -> Path:
+    """Store tuned fusion settings next to a checkpoint (the main entry, or ``profile``'s entry; the other
+    entries of an existing ``fusion.json`` are kept); the reader picks them up at warm-up."""
+    check_fusion_profile(profile)
+    path = Path(folder) / FUSION_FILE
+    entry = {"retriever_weight": fusion.retriever_weight, "retriever_normalization": fusion.normalization,
+             "aggregate_answers": fusion.aggregate, **details}
+    existing = _read_json(path) or {}
+    profiles = existing.get("profiles") if isinstance(existing.get("profiles"), dict) else {}
+    if profile is None:
+        record = dict(entry)
+    else:
+        record = {k: v for k, v in existing.items() if k != "profiles"}
+        profiles = {**profiles, profile: entry}
+    if profiles:
+        record["profiles"] = profiles
+    return _write_json(folder, FUSION_FILE, record)

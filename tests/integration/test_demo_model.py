@@ -35,3 +35,16 @@ def test_demo_model_answers_the_example_questions(tmp_path, capsys, monkeypatch)
         correct.append(bool(predicted) and (expected in predicted or predicted in expected))
     wrong = [e["question"] for e, ok in zip(examples, correct, strict=True) if not ok]
     assert not wrong, f"wrong answers for {wrong}"
+
+
+def test_bundled_pipelines_use_the_demo_models_fusion_entry_for_their_retriever():
+    from spanbert_reader.app.pipelines import load_pipeline
+    from spanbert_reader.inference.answers import read_fusion
+
+    bm25, hybrid = read_fusion(DEMO), read_fusion(DEMO, "hybrid")
+    assert bm25 is not None and hybrid is not None and bm25 != hybrid  # tuned apart (BENCHMARKS.md)
+    for name, expected in (("inmemory_qa", bm25), ("inmemory_hybrid_qa", hybrid)):
+        reader = load_pipeline(name, {"SPANBERT_MODEL": str(DEMO), "EMBEDDING_MODEL": "unused"}).get_component(
+            "reader")
+        reader.warm_up()
+        assert reader.fusion == expected, name

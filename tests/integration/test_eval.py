@@ -215,6 +215,7 @@ def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
     from helpers import make_qa_checkpoint
 
     from spanbert_reader import SpanBERTReader
+    from spanbert_reader.evaluation.odqa import FUSION_WEIGHTS
     from spanbert_reader.inference.answers import FusionSettings, read_fusion
 
     model = make_qa_checkpoint(tmp_path / "model", seed=5)
@@ -223,7 +224,7 @@ def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
                  "--output", str(out), "--no-progress", "--tune-fusion"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     grid = metrics["fusion_tuning"]["grid"]
-    assert len(grid) == 20 and {r["aggregate_answers"] for r in grid} == {False, True}
+    assert len(grid) == 2 * len(FUSION_WEIGHTS) and {r["aggregate_answers"] for r in grid} == {False, True}
     best = max(grid, key=lambda r: r["mean_f1"])
     stored = read_fusion(model)
     assert stored is not None and stored.retriever_weight in {r["retriever_weight"] for r in grid}
@@ -233,6 +234,26 @@ def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
     for k in ("1", "2"):  # the reported answers are those of the chosen setting
         assert metrics["ks"][k]["reader"]["f1"] == pytest.approx(chosen["ks"][k]["f1"])
     assert "Fusion tuning" in (out / "report.md").read_text()
+    recorded = json.loads((model / "fusion.json").read_text())["scores"]  # what the stored setting achieved
+    for k in ("1", "2"):
+        assert recorded[k]["em"] == round(chosen["ks"][k]["exact"], 2)
+        zero = next(r for r in grid if r["retriever_weight"] == 0 and not r["aggregate_answers"])
+        assert recorded[k]["reader_only_f1"] == round(zero["ks"][k]["f1"], 2)
     reader = SpanBERTReader(model=str(model))
     reader.warm_up()
     assert reader.fusion == FusionSettings(stored.retriever_weight, "minmax", stored.aggregate)
+
+
+def test_tune_fusion_writes_the_entry_of_the_readers_profile(tmp_path, monkeypatch, capsys):
+    from helpers import make_qa_checkpoint
+
+    from spanbert_reader.inference.answers import read_fusion
+
+    model = make_qa_checkpoint(tmp_path / "model", seed=5)
+    monkeypatch.setenv("FUSION_PROFILE", "custom")  # what the hybrid pipelines set to "hybrid"
+    assert main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "1,2",
+                 "--output", str(tmp_path / "out"), "--no-progress", "--tune-fusion"]) == 0
+    assert "profile 'custom'" in capsys.readouterr().err
+    assert read_fusion(model) is None and read_fusion(model, "custom") is not None
+    record = json.loads((model / "fusion.json").read_text())
+    assert record["profiles"]["custom"]["pipeline"] == "inmemory_qa"

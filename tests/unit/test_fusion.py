@@ -9,11 +9,13 @@ from haystack import Document
 from spanbert_reader import SpanBERTReader
 from spanbert_reader.inference.answers import (
     DEFAULT_FUSION,
+    PROFILE_DEFAULTS,
     FusionSettings,
     normalized_retriever_scores,
     passage_bonus,
     rank_answers,
     read_fusion,
+    stored_fusion,
     write_fusion,
 )
 from spanbert_reader.inference.decoding import CharSpan
@@ -172,3 +174,65 @@ def test_fusion_weight_from_pipeline_yaml_variable(tiny_qa):
     assert reader.retriever_weight == 1.5 and reader.aggregate_answers is True
     default = load_pipeline("inmemory_qa", {"SPANBERT_MODEL": str(tiny_qa)}).get_component("reader")
     assert default.retriever_weight is None and default.aggregate_answers is None
+
+
+def test_fusion_profiles_are_stored_side_by_side_and_looked_up_in_order(tmp_path):
+    main, hybrid, custom = FusionSettings(3.0), FusionSettings(20.0, "rank"), FusionSettings(1.0, "max", True)
+    assert stored_fusion(tmp_path, "hybrid") == PROFILE_DEFAULTS["hybrid"] != DEFAULT_FUSION
+    assert stored_fusion(tmp_path, "custom") == DEFAULT_FUSION == stored_fusion(tmp_path)
+    write_fusion(tmp_path, main, pipeline="inmemory_qa")
+    assert stored_fusion(tmp_path, "hybrid") == PROFILE_DEFAULTS["hybrid"]  # a BM25 value never wins a profile
+    assert stored_fusion(tmp_path, "custom") == main == stored_fusion(tmp_path)
+    write_fusion(tmp_path, hybrid, profile="hybrid", pipeline="inmemory_hybrid_qa")
+    write_fusion(tmp_path, custom, profile="custom")
+    write_fusion(tmp_path, FusionSettings(5.0), pipeline="inmemory_qa")  # rewriting the main entry keeps profiles
+    record = json.loads((tmp_path / "fusion.json").read_text())
+    assert record["retriever_weight"] == 5.0 and set(record["profiles"]) == {"hybrid", "custom"}
+    assert record["profiles"]["hybrid"]["pipeline"] == "inmemory_hybrid_qa"
+    assert (read_fusion(tmp_path), read_fusion(tmp_path, "hybrid"), read_fusion(tmp_path, "custom")) == \
+        (FusionSettings(5.0), hybrid, custom)
+    assert read_fusion(tmp_path, "other") is None and stored_fusion(tmp_path, "other") == FusionSettings(5.0)
+    with pytest.raises(ValueError, match="fusion_profile"):
+        read_fusion(tmp_path, "../x")
+
+
+def test_profile_only_file_and_broken_profile_fall_back(tmp_path):
+    (tmp_path / "fusion.json").write_text(json.dumps({"profiles": {"hybrid": {"retriever_weight": 9},
+                                                                   "bad": {"retriever_weight": -2}}}))
+    assert read_fusion(tmp_path) is None and stored_fusion(tmp_path) == DEFAULT_FUSION
+    assert stored_fusion(tmp_path, "hybrid") == FusionSettings(9.0)
+    assert read_fusion(tmp_path, "bad") is None and stored_fusion(tmp_path, "bad") == DEFAULT_FUSION
+
+
+def test_reader_fusion_profile_picks_its_entry_and_serialises(tiny_qa, tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_qa, folder)
+    write_fusion(folder, FusionSettings(2.0, "minmax", True))
+    write_fusion(folder, FusionSettings(12.0, "minmax", False), profile="hybrid")
+    reader = SpanBERTReader(model=str(folder), fusion_profile="hybrid")
+    assert reader.to_dict()["init_parameters"]["fusion_profile"] == "hybrid"
+    again = SpanBERTReader.from_dict(reader.to_dict())
+    again.warm_up()
+    assert again.fusion == FusionSettings(12.0, "minmax", False)
+    plain = SpanBERTReader(model=str(folder))
+    plain.warm_up()
+    assert plain.fusion == FusionSettings(2.0, "minmax", True)
+    explicit = SpanBERTReader(model=str(folder), fusion_profile="hybrid", retriever_weight=1.0)
+    explicit.warm_up()
+    assert explicit.fusion.retriever_weight == 1.0  # init values still win over any stored entry
+    for bad in ("", "a b", 3):
+        with pytest.raises(ValueError, match="fusion_profile"):
+            SpanBERTReader(model=str(folder), fusion_profile=bad)
+
+
+@pytest.mark.parametrize("name, profile", [("inmemory_qa", None), ("inmemory_hybrid_qa", "hybrid"),
+                                           ("elasticsearch_qa", None), ("elasticsearch_hybrid_qa", "hybrid")])
+def test_bundled_pipelines_name_their_fusion_profile(name, profile, tiny_qa):
+    from spanbert_reader.app.pipelines import load_pipeline
+
+    overrides = {"SPANBERT_MODEL": str(tiny_qa), "EMBEDDING_MODEL": "unused", "ELASTICSEARCH_URL": "http://x:9200"}
+    reader = load_pipeline(name, overrides).get_component("reader")
+    assert reader.fusion_profile == profile
+    assert load_pipeline(name, {**overrides, "FUSION_PROFILE": "mine"}).get_component("reader").fusion_profile == "mine"

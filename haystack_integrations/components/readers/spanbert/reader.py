@@ -12,12 +12,12 @@ from haystack import Document, ExtractedAnswer, component, default_from_dict, de
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
 from spanbert_reader.inference.answers import (
-    DEFAULT_FUSION,
     FusionSettings,
+    check_fusion_profile,
     no_answer,
-    read_fusion,
     read_null_threshold,
     span_probability,
+    stored_fusion,
 )
 from spanbert_reader.inference.decoding import CharSpan, DecodeSettings
 from spanbert_reader.inference.engine import ExtractiveQA, QueryPrediction
@@ -141,6 +141,10 @@ class SpanBERTReader:
         ``"max"``, ``"rank"`` or ``"raw"`` (None: stored value, else ``"minmax"``).
     :param aggregate_answers: merge answers with the same normalised text (their probabilities add up); None:
         stored value, else off.
+    :param fusion_profile: which tuned entry of ``fusion.json`` fills the fusion values left None: None is the
+        main entry (tuned with BM25); a name such as ``"hybrid"`` (set by the bundled hybrid pipelines) picks
+        that profile's entry, else its built-in default, else the main entry. Retrievers shape their scores
+        differently (reciprocal rank fusion spreads them evenly), so each retrieval setup is tuned on its own.
     :param overlap_threshold: drop an answer overlapping a better one of the same document by more than this
         fraction of either's length (None keeps all).
     :param batch_size: windows per forward pass.
@@ -183,6 +187,7 @@ class SpanBERTReader:
         retriever_weight: float | None = None,
         retriever_normalization: str | None = None,
         aggregate_answers: bool | None = None,
+        fusion_profile: str | None = None,
         overlap_threshold: float | None = 0.01,
         batch_size: int = 32,
         max_tokens_per_batch: int | None = None,
@@ -219,6 +224,7 @@ class SpanBERTReader:
         FusionSettings(retriever_weight=0.0 if retriever_weight is None else retriever_weight,
                        normalization=retriever_normalization or "minmax",
                        aggregate=False if aggregate_answers is None else aggregate_answers)
+        check_fusion_profile(fusion_profile)
         if overlap_threshold is not None and not 0 <= overlap_threshold <= 1:
             raise ValueError(f"overlap_threshold must be in [0, 1] or None, got {overlap_threshold!r}")
         self.windows = WindowSettings(max_seq_length=max_seq_length, stride=stride,
@@ -244,6 +250,7 @@ class SpanBERTReader:
         self.retriever_weight = retriever_weight
         self.retriever_normalization = retriever_normalization
         self.aggregate_answers = aggregate_answers
+        self.fusion_profile = fusion_profile
         self.overlap_threshold = overlap_threshold
         self.batch_size = batch_size
         self.max_tokens_per_batch = max_tokens_per_batch
@@ -289,6 +296,7 @@ class SpanBERTReader:
             retriever_weight=self.retriever_weight,
             retriever_normalization=self.retriever_normalization,
             aggregate_answers=self.aggregate_answers,
+            fusion_profile=self.fusion_profile,
             overlap_threshold=self.overlap_threshold,
             batch_size=self.batch_size,
             max_tokens_per_batch=self.max_tokens_per_batch,
@@ -354,7 +362,7 @@ class SpanBERTReader:
                     fusion=str(self._fusion))
 
     def _resolve_fusion(self, folder: Path) -> FusionSettings:
-        stored = read_fusion(folder) or DEFAULT_FUSION
+        stored = stored_fusion(folder, self.fusion_profile)
         return FusionSettings(
             retriever_weight=stored.retriever_weight if self.retriever_weight is None else float(self.retriever_weight),
             normalization=self.retriever_normalization or stored.normalization,
