@@ -270,12 +270,8 @@ def check_fusion_profile(profile: str | None) -> None:
         raise ValueError(f"fusion_profile must be None or a name of letters, digits, '-' and '_', got {profile!r}")
 
 
-def read_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings | None:
-    """Fusion settings stored beside a checkpoint by ``spanbert-qa eval --tune-fusion``, if any: the main entry
-    of ``fusion.json``, or with ``profile`` that profile's entry (under ``"profiles"``)."""
-    check_fusion_profile(profile)
-    path = Path(folder) / FUSION_FILE
-    data = _read_json(path)
+def _select_fusion(data: dict[str, Any] | None, path: Path, profile: str | None) -> FusionSettings | None:
+    """The main entry (``profile`` None) or the named profile's entry of a loaded ``fusion.json``, if usable."""
     if data is None:
         return None
     if profile is None:
@@ -293,15 +289,26 @@ def read_fusion(folder: str | Path, profile: str | None = None) -> FusionSetting
     return _fusion_entry(entry, path, f"profile {profile!r}")
 
 
+def read_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings | None:
+    """Fusion settings stored beside a checkpoint by ``spanbert-qa eval --tune-fusion``, if any: the main entry
+    of ``fusion.json``, or with ``profile`` that profile's entry (under ``"profiles"``)."""
+    check_fusion_profile(profile)
+    path = Path(folder) / FUSION_FILE
+    return _select_fusion(_read_json(path), path, profile)
+
+
 def stored_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings:
     """The fusion settings a reader uses when its init parameters leave them open, first found of: the
     profile's entry in ``fusion.json``; the built-in default of that profile; the main entry of ``fusion.json``;
     the built-in main default. (A profile's own values win over values tuned for another retriever.)"""
+    check_fusion_profile(profile)
+    path = Path(folder) / FUSION_FILE
+    data = _read_json(path)  # read once: a broken file is warned about once
     if profile is not None:
-        found = read_fusion(folder, profile) or PROFILE_DEFAULTS.get(profile)
+        found = _select_fusion(data, path, profile) or PROFILE_DEFAULTS.get(profile)
         if found is not None:
             return found
-    return read_fusion(folder) or DEFAULT_FUSION
+    return _select_fusion(data, path, None) or DEFAULT_FUSION
 
 
 def write_fusion(folder: str | Path, fusion: FusionSettings, profile: str | None = None, **details: Any) -> Path:
