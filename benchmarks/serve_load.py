@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{q[94] * 1000:.0f} | {q[98] * 1000:.0f} | {errors} | {mismatches} |")
     text = "\n".join([
         f"## Serving on CPU: `spanbert-qa serve` under load ({datetime.date.today()})", "",
-        f"Machine: {machine_line()}. One server process (Hayhooks/uvicorn) on 127.0.0.1, in-memory BM25 over the "
+        f"Machine: {machine_line()}. One server process (FastAPI/uvicorn) on 127.0.0.1, in-memory BM25 over the "
         "example corpus (retriever top 10), SpanBERTReader with the MiniLM-sized checkpoint (fp32), top_k 3; "
         "clients are threads on the same machine. Command: "
         f"`python benchmarks/serve_load.py --clients {args.clients} --requests {args.requests}`.", "",

@@ -2,7 +2,8 @@
 
 The core install (``pip install spanbert-reader``) runs ``SpanBERTReader`` and the in-memory QA pipeline. The rest
 comes with extras: ``elasticsearch``, ``embeddings`` (sentence-transformers), ``files`` (HTML/Markdown/PDF
-converters for indexing), ``serve`` (Hayhooks, uvicorn), ``train`` (accelerate), ``eval`` (matplotlib) and ``all``.
+converters for indexing), ``serve`` (FastAPI, uvicorn, offline API docs), ``mcp`` (the MCP endpoint), ``hayhooks``
+(the Hayhooks wrapper), ``train`` (accelerate), ``eval`` (matplotlib) and ``all``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ EXTRA_OF = {
     "haystack.components.converters.html": "files", "haystack.components.converters.pypdf": "files",
     "haystack.components.converters.markdown": "files",
     "trafilatura": "files", "lxml_html_clean": "files", "markdown_it": "files", "mdit_plain": "files", "pypdf": "files",
-    "hayhooks": "serve", "uvicorn": "serve", "fastapi": "serve",
+    "uvicorn": "serve", "fastapi": "serve", "fastapi_offline": "serve", "mcp": "mcp", "hayhooks": "hayhooks",
     "accelerate": "train",
     "matplotlib": "eval",
 }

@@ -4,6 +4,7 @@ how answers are presented."""
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from spanbert_reader.app.stores import (
 )
 
 logger = logging.getLogger(__name__)
+
+PASSAGE_WIDTH = 400  # characters of passage shown either side of an answer
 
 
 @dataclass
@@ -143,12 +146,20 @@ def find_answers(result: dict[str, Any]) -> list:
     raise KeyError("the pipeline produced no 'answers' output; is a reader connected?")
 
 
+def displayable(text: str) -> str:
+    """``text`` with every lone surrogate (a file name byte that was not UTF-8, say) replaced by U+FFFD, so it can
+    be printed and encoded as JSON."""
+    if text.isascii():
+        return text
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
+
+
 def source_of(document) -> str:
     """A short human name for where a document came from."""
     meta = document.meta or {}
     for key in ("file_path", "title", "name", "url"):
         if meta.get(key):
-            return str(meta[key])
+            return displayable(str(meta[key]))
     return document.id[:12]
 
 
@@ -161,20 +172,46 @@ def marked_context(answer, width: int = 80) -> str:
     prefix = "…" if start > width else ""
     suffix = "…" if end + width < len(content) else ""
     text = f"{prefix}{left}»{content[start:end]}«{right}{suffix}"
-    return " ".join(text.split())
+    return displayable(" ".join(text.split()))
+
+
+def passage_window(content: str, start: int, end: int, width: int = PASSAGE_WIDTH) -> tuple[int, str]:
+    """The text around ``content[start:end]``: up to ``width`` characters either side, cut at whitespace, and
+    where it starts in ``content``."""
+    left = max(0, start - width)
+    if left > 0:
+        space = content.find(" ", left, start)
+        left = space + 1 if space != -1 else left
+    right = min(len(content), end + width)
+    if right < len(content):
+        space = content.rfind(" ", end, right)
+        right = space if space != -1 else right
+    return left, content[left:right]
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return displayable(value) if isinstance(value, str) else value
 
 
 def answer_records(answers: list) -> list[dict[str, Any]]:
-    """JSON-ready answers."""
+    """JSON-ready answers: every string printable (see :func:`displayable`), non-finite numbers as null."""
     records = []
     for a in answers:
         if a.data is None:
             records.append({"answer": None, "score": a.score, "no_answer": True})
             continue
+        start, end = a.document_offset.start, a.document_offset.end
+        passage_start, passage = passage_window(a.document.content, start, end)
+        rank = (a.meta or {}).get("passage_rank")
         records.append({
-            "answer": a.data, "score": a.score, "document_id": a.document.id, "source": source_of(a.document),
-            "start": a.document_offset.start, "end": a.document_offset.end, "context": marked_context(a),
-            "meta": {k: v for k, v in (a.document.meta or {}).items() if isinstance(v, str | int | float | bool)},
+            "answer": displayable(a.data), "score": a.score, "document_id": a.document.id,
+            "source": source_of(a.document), "start": start, "end": end, "context": marked_context(a),
+            "passage": displayable(passage), "passage_start": passage_start,
+            "passage_rank": rank if isinstance(rank, int) else None,
+            "meta": {displayable(str(k)): _scalar(v) for k, v in (a.document.meta or {}).items()
+                     if isinstance(v, str | int | float | bool)},
         })
     return records
 

@@ -20,6 +20,8 @@ DEFAULT_ES_INDEX = "spanbert"
 DEFAULT_ES_URL = "http://localhost:9200"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEMO_MODEL_NAME = "minilm-squad-demo"
+DEFAULT_TOP_K = 3  # answers shown (ask, serve, the question page)
+DEFAULT_RETRIEVER_TOP_K = 10  # passages the retriever hands the reader
 
 # environment variable -> settings field (read once by ``from_env``)
 ENVIRONMENT = {"SPANBERT_MODEL": "model", "SPANBERT_DATA_DIR": "data_dir", "ELASTICSEARCH_URL": "es_url",
@@ -43,8 +45,8 @@ class AppSettings:
     embedding_model: str | None = None
     pipeline: str | None = None
     model: str | None = None
-    top_k: int = 3
-    retriever_top_k: int = 10
+    top_k: int = DEFAULT_TOP_K
+    retriever_top_k: int = DEFAULT_RETRIEVER_TOP_K
     extra: Mapping[str, Any] = field(default_factory=dict)  # further ${VAR} values for the pipeline YAML
 
     @classmethod

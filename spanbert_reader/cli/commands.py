@@ -214,12 +214,17 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
     from spanbert_reader.extras import require
 
-    require("hayhooks", "spanbert-qa serve")
+    require("fastapi", "spanbert-qa serve")
     from spanbert_reader.serve.app import serve
+    from spanbert_reader.serve.security import API_KEY_ENV
 
-    serve(settings_from(args), host=args.host, port=args.port, max_body_bytes=args.max_body_bytes)
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    serve(settings_from(args), host=args.host, port=args.port, max_body_bytes=args.max_body_bytes, api_key=api_key,
+          cors_origins=args.cors_origin, mcp=args.mcp)
     return 0
 
 

@@ -137,13 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--distractors", type=int, default=None,
                     help="with --shared-norm: training paragraphs retrieved by BM25 read beside the gold one")
 
-    sv = sub.add_parser("serve", help="serve the QA pipeline over HTTP (Hayhooks): POST /spanbert_qa/run")
+    sv = sub.add_parser("serve", help="serve the question page and POST /spanbert_qa/run over HTTP")
     _store_args(sv)
     sv.add_argument("--pipeline", default=None, help="QA pipeline name or YAML file")
     sv.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=1416)
-    sv.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger requests get 413")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)")
+    sv.add_argument("--port", type=int, default=1416, help="port (default 1416)")
+    sv.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger requests get 413 (default 65536)")
+    sv.add_argument("--api-key", default=None,
+                    help="require 'Authorization: Bearer KEY' on the API (default: $SPANBERT_API_KEY; none)")
+    sv.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                    help="allow browser pages from this origin (https://host[:port]) to call the API; repeatable "
+                         "(default: none)")
+    sv.add_argument("--mcp", action="store_true", help="also serve the endpoint as an MCP tool at /mcp")
 
     pt = sub.add_parser("pretrain", help="continue pre-training with span masking + span boundary objective")
     source = pt.add_mutually_exclusive_group(required=True)

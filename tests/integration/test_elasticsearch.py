@@ -194,18 +194,18 @@ def test_serving_through_elasticsearch_answers(corpus, es, demo_model, tmp_path,
     from spanbert_reader.app.qa import build_qa_pipeline
     from spanbert_reader.app.settings import AppSettings
     from spanbert_reader.serve.app import create_serving_app
-    from spanbert_reader.serve.wrapper import ServingSetup
+    from spanbert_reader.serve.service import QAService
 
     url, index, _ = es
     assert main(["index", str(corpus), *_store(url, index), "--no-progress"]) == 0
     capsys.readouterr()
     settings = AppSettings(store="elasticsearch", es_url=url, index=index, model=str(demo_model))
-    app = create_serving_app(setup=ServingSetup(build_qa_pipeline(settings).pipeline))
+    app = create_serving_app(QAService(build_qa_pipeline(settings).pipeline))
     with TestClient(app) as client:
         response = client.post("/spanbert_qa/run", json={"question": "Where was the lighthouse of Alexandria built?"})
     assert response.status_code == 200, response.text
     body = response.json()
-    answers = _spans(body.get("result", body))
+    answers = _spans(body)
     assert answers and "Pharos" in answers[0]["answer"]
 
 
@@ -267,7 +267,7 @@ def test_spanbert_qa_serve_through_elasticsearch_answers_a_request(corpus, es, d
     finally:
         server.terminate()
         server.wait(timeout=30)
-    answers = _spans(body.get("result", body))
+    answers = _spans(body)
     assert answers and "Pharos" in answers[0]["answer"] and answers[0]["source"].endswith("pharos.txt")
 
 

@@ -16,8 +16,9 @@ import json, spanbert_reader
 from spanbert_reader.app.pipelines import list_pipelines
 from spanbert_reader.app.settings import demo_model_path
 from spanbert_reader.cli import main
+from spanbert_reader.serve.app import PAGE_DIR
 print(json.dumps({"file": spanbert_reader.__file__, "pipelines": sorted(list_pipelines()),
-                  "demo": str(demo_model_path())}))
+                  "demo": str(demo_model_path()), "page": sorted(p.name for p in PAGE_DIR.iterdir())}))
 """
 
 
@@ -50,6 +51,7 @@ def test_wheel_installed_with_target_finds_its_pipelines_and_demo_model(tmp_path
     assert found["file"].startswith(str(target))  # the installed copy, not the checkout
     assert {"inmemory_qa", "elasticsearch_qa", "inmemory_indexing"} <= set(found["pipelines"])
     assert found["demo"].startswith(str(target))
+    assert found["page"] == ["index.html", "page.css", "page.js"]  # the question page ships too
     (tmp_path / "doc.txt").write_text("Mount Etna is an active volcano on the east coast of Sicily.")
     cli = [sys.executable, "-c", "import sys; from spanbert_reader.cli import main; sys.exit(main())"]
     assert subprocess.run([*cli, "index", str(tmp_path / "doc.txt"), "--no-progress"], env=env, cwd=tmp_path,

@@ -96,8 +96,9 @@ class SpanBERTReader:
     retriever score (``Document.score``) normalised over the query's documents to [0, 1] (1 = best retrieved).
     Documents without a score get no bonus, so a reader used without a retriever ranks by its logits alone.
     ``answer.meta`` holds ``logit`` and ``reader_score`` (reader only), ``retriever_score`` (the raw
-    ``Document.score``) and ``fused_logit``; with ``aggregate_answers`` also ``aggregated`` (how many spans with
-    the same normalised text were merged into this answer). See :mod:`spanbert_reader.inference.answers`.
+    ``Document.score``), ``fused_logit`` and ``passage_rank`` (1 for the first document given); with
+    ``aggregate_answers`` also ``aggregated`` (how many spans with the same normalised text were merged into this
+    answer). See :mod:`spanbert_reader.inference.answers`.
 
     Usage example:
     ```python
@@ -468,7 +469,8 @@ class SpanBERTReader:
     def _answer(self, query: str, document: Document, span: CharSpan) -> ExtractedAnswer:
         meta: dict[str, Any] = {"logit": span.logit,
                                 "reader_score": span_probability(span.logit, self.calibration_factor),
-                                "retriever_score": document.score, "fused_logit": span.score}
+                                "retriever_score": document.score, "fused_logit": span.score,
+                                "passage_rank": span.passage + 1}
         if span.count > 1:
             meta["aggregated"] = span.count
         page = document.meta.get("page_number")

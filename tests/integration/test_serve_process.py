@@ -1,0 +1,98 @@
+"""`spanbert-qa serve` as a real process: warm when it says ready, a warning when open to the network without a
+key, exit 2 with one line when it cannot serve, and graceful shutdown on SIGTERM."""
+
+import json
+import signal
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from serve_process import ServeProcess, cli
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "examples" / "corpus"
+QUESTIONS = [json.loads(line)["question"] for line in (CORPUS / "questions.jsonl").read_text().splitlines()]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    from spanbert_reader.app.settings import demo_model_path
+
+    path = demo_model_path()
+    if path is None:
+        pytest.skip("the bundled demo reader is not in this checkout")
+    return path
+
+
+def _corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name in ("louvre.md", "seine.txt", "spanbert.txt"):
+        (folder / name).write_text((CORPUS / name).read_text())
+    return folder
+
+
+def test_the_first_request_is_as_fast_as_the_next_ones_and_sigterm_lets_requests_finish(tmp_path, demo_model):
+    import httpx
+
+    server = ServeProcess(_corpus(tmp_path), tmp_path / "data", demo_model, host="0.0.0.0")
+    with server:
+        def ask(question: str) -> float:
+            started = time.perf_counter()
+            response = httpx.post(f"{server.url}/spanbert_qa/run", json={"question": question}, timeout=60)
+            assert response.status_code == 200, response.text
+            return time.perf_counter() - started
+
+        first = ask(QUESTIONS[2])
+        later = [ask(QUESTIONS[2]) for _ in range(10)]
+        assert first <= 2 * statistics.median(later), (first, later)
+
+        # SIGTERM with requests in flight: each one that reached the server is answered
+        results: list[tuple[int, float] | Exception] = []
+        lock = threading.Lock()
+
+        def client(question: str) -> None:
+            try:
+                response = httpx.post(f"{server.url}/spanbert_qa/run",
+                                      json={"question": question, "retriever_top_k": 50}, timeout=120)
+                with lock:
+                    results.append((response.status_code, time.monotonic()))
+            except httpx.ConnectError as exc:  # arrived after the server stopped listening
+                with lock:
+                    results.append(exc)
+
+        threads = [threading.Thread(target=client, args=(QUESTIONS[i % len(QUESTIONS)],)) for i in range(24)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        signalled = time.monotonic()
+        code = server.stop(signal.SIGTERM)
+        for thread in threads:
+            thread.join(timeout=120)
+    answered = [r for r in results if not isinstance(r, Exception)]
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(results) == 24 and not failed, failed
+    assert all(status == 200 for status, _ in answered)
+    assert sum(when > signalled for _, when in answered) >= 1  # some were answered after the signal
+    assert code in (0, -signal.SIGTERM), server.stderr  # uvicorn re-raises the signal once it has drained
+    assert "Traceback" not in server.stderr
+    assert "without an API key" in server.stderr  # bound to 0.0.0.0 with no key
+
+
+@pytest.mark.parametrize("args", [["--model", "/nonexistent/reader"], ["--index", "never-indexed"],
+                                  ["--api-key", " "], ["--cors-origin", "evil.example"]])
+def test_serve_that_cannot_start_is_exit_2_with_one_line(tmp_path, args):
+    env = {"SPANBERT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False",
+           "PATH": "/usr/bin:/bin"}
+    import os
+
+    result = subprocess.run([*cli(), "serve", "--port", "1", *args], env={**os.environ, **env}, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("spanbert-qa serve: error")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
