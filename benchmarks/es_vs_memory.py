@@ -85,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     from haystack.document_stores.in_memory import InMemoryDocumentStore
     from haystack.document_stores.types import DuplicatePolicy
 
+    from spanbert_reader.app.evaluate import retrieval_function, split_reader
     from spanbert_reader.app.pipelines import load_pipeline
     from spanbert_reader.app.settings import AppSettings, demo_model_path
     from spanbert_reader.app.stores import inject_store
     from spanbert_reader.data.squad import load_squad
-    from spanbert_reader.evaluation.odqa import context_documents, retrieval_function, split_reader
+    from spanbert_reader.evaluation.reading import context_documents
 
     node = None
     url = os.environ.get("ELASTICSEARCH_URL")

@@ -52,7 +52,7 @@ def build(size: str, folder: Path) -> Path:
 
 
 def count_windows(reader, queries, docs) -> int:
-    engine = reader.engine
+    engine = reader.span_reader.engine
     total = 0
     for q, group in zip(queries, docs, strict=True):
         query = engine.window_tokenizer.tokenize([q])[0]

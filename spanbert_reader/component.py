@@ -3,12 +3,6 @@ pipeline YAMLs naming it load with a plain ``Pipeline.loads`` (Haystack's import
 ``haystack_integrations``); this module re-exports it with the files it reads beside a checkpoint."""
 
 from haystack_integrations.components.readers.spanbert.reader import DEFAULT_MODEL, SpanBERTReader
-from spanbert_reader.inference.answers import (
-    read_fusion,
-    read_null_threshold,
-    write_fusion,
-    write_null_threshold,
-)
+from spanbert_reader.inference.side_files import read_null_threshold, write_fusion, write_null_threshold
 
-__all__ = ["DEFAULT_MODEL", "SpanBERTReader", "read_fusion", "read_null_threshold", "write_fusion",
-           "write_null_threshold"]
+__all__ = ["DEFAULT_MODEL", "SpanBERTReader", "read_null_threshold", "write_fusion", "write_null_threshold"]

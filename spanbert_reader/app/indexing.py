@@ -8,18 +8,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spanbert_reader.app.elasticsearch import check_elasticsearch_stores, elasticsearch_documents
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.pipelines import load_pipeline
 from spanbert_reader.app.settings import AppSettings
 from spanbert_reader.app.stores import (
     IndexLock,
-    check_elasticsearch_stores,
     document_stores,
     inject_store,
     load_memory_store,
     prune_missing_files,
     remove_file_passages,
     save_memory_store,
+    uses_memory_store,
 )
 from spanbert_reader.data.records import parse_records
 
@@ -59,8 +60,6 @@ def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, em
     """
     from contextlib import nullcontext
 
-    from haystack.document_stores.in_memory import InMemoryDocumentStore
-
     report = IndexReport()
     files, report.skipped = collect_files(paths)
     report.files = len(files)
@@ -70,7 +69,7 @@ def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, em
     loaded = load_pipeline(pipeline or indexing_pipeline_name(settings, embed),
                            settings.overrides(SPLIT_LENGTH=split_length))
     check_elasticsearch_stores(loaded, settings)
-    memory = any(isinstance(s, InMemoryDocumentStore) for _, s in document_stores(loaded))
+    memory = uses_memory_store(loaded)
     lock = IndexLock(settings.index_name, settings.data_dir, on_wait=on_wait) if memory else nullcontext()
     with lock:
         store = None
@@ -161,13 +160,29 @@ def run_indexing(pipeline, files: Sequence[Path], stores: Sequence = (), batch_s
     passages from ``stores``; return (passages written, old passages removed)."""
     from tqdm.auto import tqdm
 
+    def size(path) -> int:
+        try:
+            return Path(path).stat().st_size
+        except OSError:
+            return 0
+
     written = removed = 0
-    bar = tqdm(total=len(files), unit="file", desc="Indexing", disable=not progress)
-    for start in range(0, len(files), batch_size):
-        batch = [str(f) for f in files[start: start + batch_size]]
-        removed += sum(remove_file_passages(store, batch) for store in stores)
-        result = pipeline.run({"router": {"sources": batch}})
-        written += sum(out.get("documents_written", 0) for out in result.values() if isinstance(out, dict))
-        bar.update(len(batch))
-    bar.close()
+    # bytes, not files: one large JSONL among small files weighs what it takes to index
+    with tqdm(total=sum(size(f) for f in files), unit="B", unit_scale=True, desc=f"Indexing {len(files)} file(s)",
+              disable=not progress) as bar:
+        for start in range(0, len(files), batch_size):
+            batch = [str(f) for f in files[start: start + batch_size]]
+            removed += sum(remove_file_passages(store, batch) for store in stores)
+            result = pipeline.run({"router": {"sources": batch}})
+            written += sum(out.get("documents_written", 0) for out in result.values() if isinstance(out, dict))
+            bar.update(sum(size(f) for f in batch))
     return written, removed
+
+
+def read_index_texts(settings: AppSettings) -> list[str]:
+    """The non-empty texts of the settings' index (in memory or in Elasticsearch), e.g. to pre-train on."""
+    if settings.store == "memory":
+        documents = load_memory_store(settings.index_name, settings.data_dir, must_exist=True).filter_documents()
+    else:
+        documents = elasticsearch_documents(settings)
+    return [d.content for d in documents if d.content and d.content.strip()]

@@ -8,16 +8,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from spanbert_reader.app.elasticsearch import check_elasticsearch_stores
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.pipelines import load_pipeline
 from spanbert_reader.app.settings import AppSettings, demo_model_path
 from spanbert_reader.app.stores import (
     StoreError,
-    check_elasticsearch_stores,
-    document_stores,
     has_embeddings,
     inject_store,
     load_memory_store,
+    uses_memory_store,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,6 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
     that cannot be loaded (offline, no hub access) falls back to the bundled demo reader, with a note.
     Raises :class:`~spanbert_reader.app.errors.AppError` subclasses for everything a user can fix.
     """
-    from haystack.document_stores.in_memory import InMemoryDocumentStore
-
     from spanbert_reader.modeling import CheckpointError
 
     store = memory_store
@@ -77,8 +75,7 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
                pipeline.outputs(include_components_with_connected_outputs=True).values()):
         raise AppError(f"Pipeline '{name}' has no component with an 'answers' output: add a reader "
                        "(type: haystack_integrations.components.readers.spanbert.SpanBERTReader).")
-    uses_memory = any(isinstance(s, InMemoryDocumentStore) for _, s in document_stores(pipeline))
-    if uses_memory:
+    if uses_memory_store(pipeline):
         if store is None:
             store = _open_memory_index(settings, require_documents)
         inject_store(pipeline, store)
@@ -216,11 +213,19 @@ def answer_records(answers: list) -> list[dict[str, Any]]:
     return records
 
 
+def not_found(answers: list) -> bool:
+    """Whether the reader says the documents do not answer: no answer at all, or the no-answer ranked first."""
+    return not answers or answers[0].data is None
+
+
 def format_table(question: str, answers: list) -> str:
-    """A readable table of answers."""
+    """A readable table of answers; "not found in your documents" first when the reader abstains."""
     lines = [f"Q: {question}"]
-    if not answers:
-        lines.append("  (no answers)")
+    if not_found(answers):
+        guesses = [a for a in answers if a.data is not None]
+        chance = f" (best guess below: {guesses[0].score:.0%} chance of being right)" if guesses else ""
+        lines.append(f"  Not found in your documents{chance}.")
+        answers = guesses
     for rank, a in enumerate(answers, start=1):
         if a.data is None:
             lines.append(f"  {rank}. [no answer]  score {a.score:.3f}")

@@ -1,8 +1,11 @@
 """One place for the application's settings and their defaults.
 
 Commands (``ask``, ``eval``, ``index``, ``serve``) build an :class:`AppSettings` from their arguments with
-:meth:`AppSettings.from_env` filling what was not given from the environment, once, at the edge. Everything
-below (stores, pipelines, the QA builder, the server) receives the settings explicitly.
+:meth:`AppSettings.from_env` filling what was not given from the environment, once, at the edge (the other edge
+is the Hayhooks wrapper, which Hayhooks starts with no arguments: it reads its ``SPANBERT_SERVE_*`` variables the
+same way). Everything below (stores, the QA builder, the server) receives the settings explicitly; the one other
+reader of the environment is a pipeline YAML's own ``${VAR}``, which falls back to it by design
+(:func:`spanbert_reader.app.pipelines.substitute`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ DEFAULT_ES_INDEX = "spanbert"
 DEFAULT_ES_URL = "http://localhost:9200"
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEMO_MODEL_NAME = "minilm-squad-demo"
-DEFAULT_TOP_K = 3  # answers shown (ask, serve, the question page)
-DEFAULT_RETRIEVER_TOP_K = 10  # passages the retriever hands the reader
+DEFAULT_TOP_K = 3  # answers shown (ask, serve, the question page; the YAMLs' ${READER_TOP_K:-3})
+DEFAULT_RETRIEVER_TOP_K = 10  # passages the retriever hands the reader (the YAMLs' ${RETRIEVER_TOP_K:-10})
+DEFAULT_EVAL_KS = (1, 5, 10, 20)  # eval's --retriever-top-k
+DEFAULT_MAX_BODY_BYTES = 64 * 1024  # serve's --max-body-bytes
 
 # environment variable -> settings field (read once by ``from_env``)
 ENVIRONMENT = {"SPANBERT_MODEL": "model", "SPANBERT_DATA_DIR": "data_dir", "ELASTICSEARCH_URL": "es_url",
@@ -45,8 +50,6 @@ class AppSettings:
     embedding_model: str | None = None
     pipeline: str | None = None
     model: str | None = None
-    top_k: int = DEFAULT_TOP_K
-    retriever_top_k: int = DEFAULT_RETRIEVER_TOP_K
     extra: Mapping[str, Any] = field(default_factory=dict)  # further ${VAR} values for the pipeline YAML
 
     @classmethod
@@ -89,8 +92,7 @@ class AppSettings:
         values: dict[str, Any] = {
             "ELASTICSEARCH_URL": self.elasticsearch_url, "INDEX": self.index_name,
             "EMBEDDING_MODEL": self.embedding_model or DEFAULT_EMBEDDING_MODEL, "SPANBERT_MODEL": self.reader_model,
-            "READER_TOP_K": self.top_k, "RETRIEVER_TOP_K": self.retriever_top_k,
-        }
+        }  # how many answers and passages: run inputs (app.qa.question_inputs), not YAML values
         values.update(self.extra)
         values.update(extra)
         return values

@@ -1,4 +1,6 @@
-"""Document stores the application works with: a persistent in-memory store (a JSON file) and Elasticsearch."""
+"""The persistent in-memory store: where index files live, atomic saves, one writer at a time (a lock), re-index
+and prune bookkeeping, and finding or replacing the stores a pipeline uses. Elasticsearch checks live in
+:mod:`spanbert_reader.app.elasticsearch`."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from typing import Any
 
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.settings import DEFAULT_MEMORY_INDEX as DEFAULT_INDEX
-from spanbert_reader.app.settings import AppSettings
 
 
 class StoreError(AppError, RuntimeError):
@@ -177,38 +178,6 @@ def prune_missing_files(store) -> int:
     return remove_file_passages(store, sorted(gone))
 
 
-def check_elasticsearch(url: str, index: str | None = None, must_exist: bool = False,
-                        api_key: str | None = None, timeout: float = 5.0) -> None:
-    """Raise :class:`StoreError` when Elasticsearch at ``url`` is unreachable within ``timeout`` seconds (no
-    retries), or, with ``must_exist``, when ``index`` is missing or empty."""
-    import logging
-
-    from spanbert_reader.extras import require
-
-    Elasticsearch = require("elasticsearch", "Elasticsearch").Elasticsearch
-    options = {"request_timeout": timeout, "max_retries": 0, "retry_on_timeout": False}
-    if api_key:
-        options["api_key"] = api_key
-    transport_logger = logging.getLogger("elastic_transport")
-    level = transport_logger.level
-    transport_logger.setLevel(logging.CRITICAL)  # its retry warnings carry full tracebacks
-    try:
-        try:
-            client = Elasticsearch(url, **options)
-            client.info()
-        except Exception as exc:  # bad URL, connection refused, DNS, TLS, auth ...
-            raise StoreError(f"Elasticsearch at {url} is unreachable ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'no reply'}).") from exc
-        if must_exist and index:
-            hint = (f"run `spanbert-qa index PATH... --store elasticsearch --index {index}` first.")
-            if not client.indices.exists(index=index):
-                raise StoreError(f"Elasticsearch at {url} has no index '{index}': {hint}")
-            if client.count(index=index)["count"] == 0:
-                raise StoreError(f"The Elasticsearch index '{index}' at {url} is empty: {hint}")
-    finally:
-        transport_logger.setLevel(level)
-
-
 def document_stores(pipeline) -> list[tuple[str, Any]]:
     """``(component name, document store)`` for each component of the pipeline that reads a store."""
     found = []
@@ -221,6 +190,13 @@ def document_stores(pipeline) -> list[tuple[str, Any]]:
     return found
 
 
+def uses_memory_store(pipeline) -> bool:
+    """Whether a component of the pipeline reads or writes an in-memory document store."""
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+
+    return any(isinstance(store, InMemoryDocumentStore) for _, store in document_stores(pipeline))
+
+
 def inject_store(pipeline, store) -> int:
     """Point every component that holds an in-memory document store at ``store``; return how many."""
     from haystack.document_stores.in_memory import InMemoryDocumentStore
@@ -231,33 +207,3 @@ def inject_store(pipeline, store) -> int:
             pipeline.get_component(name).document_store = store
             count += 1
     return count
-
-
-def read_index_texts(settings: AppSettings) -> list[str]:
-    """The non-empty texts of the settings' index (in memory or in Elasticsearch), e.g. to pre-train on."""
-    if settings.store == "memory":
-        documents = load_memory_store(settings.index_name, settings.data_dir, must_exist=True).filter_documents()
-    else:
-        from haystack_integrations.document_stores.elasticsearch import ElasticsearchDocumentStore
-
-        check_elasticsearch(settings.elasticsearch_url, settings.index_name, must_exist=True,
-                            api_key=settings.es_api_key)
-        documents = ElasticsearchDocumentStore(hosts=settings.elasticsearch_url,
-                                               index=settings.index_name).filter_documents()
-    return [d.content for d in documents if d.content and d.content.strip()]
-
-
-def check_elasticsearch_stores(pipeline, settings: AppSettings, require_documents: bool = False) -> None:
-    """Check every Elasticsearch store the pipeline reads or writes (its own hosts and index), as
-    :func:`check_elasticsearch` does."""
-    checked = set()
-    for _, store in document_stores(pipeline):
-        if type(store).__name__ != "ElasticsearchDocumentStore":
-            continue
-        params = store.to_dict().get("init_parameters", {})
-        hosts = params.get("hosts") or settings.elasticsearch_url
-        url = hosts[0] if isinstance(hosts, list) else str(hosts)
-        index = params.get("index")
-        if (url, index) not in checked:
-            check_elasticsearch(url, index, must_exist=require_documents, api_key=settings.es_api_key)
-            checked.add((url, index))

@@ -50,7 +50,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"spanbert-qa index: another run is writing this index; waiting for {lock}", file=sys.stderr)
 
     report = index_files(settings, args.paths, embed=args.embed, pipeline=args.pipeline,
-                         split_length=args.split_length, progress=not args.no_progress, prune=args.prune,
+                         split_length=args.split_length, progress=args.progress, prune=args.prune,
                          on_wait=waiting)
     print(f"Indexed {report.files} file(s) into {report.passages} passage(s) -> {report.store}")
     if report.replaced or report.pruned:
@@ -64,12 +64,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _answer(pipeline, question: str, args: argparse.Namespace) -> None:
-    from spanbert_reader.app.qa import answer_records, find_answers, format_table, question_inputs
+    from spanbert_reader.app.qa import answer_records, find_answers, format_table, not_found, question_inputs
 
     result = pipeline.run(question_inputs(pipeline, question, args.top_k, args.retriever_top_k))
     answers = find_answers(result)
     if args.json:
-        print(json.dumps({"question": question, "answers": answer_records(answers)}, ensure_ascii=False))
+        print(json.dumps({"question": question, "not_found": not_found(answers), "answers": answer_records(answers)},
+                         ensure_ascii=False, allow_nan=False))
     else:
         print(format_table(question, answers))
     sys.stdout.flush()
@@ -77,12 +78,18 @@ def _answer(pipeline, question: str, args: argparse.Namespace) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from spanbert_reader.app.qa import build_qa_pipeline
+    from spanbert_reader.data.text import check_text
 
     if args.top_k < 1 or args.retriever_top_k < 1:
         raise CLIError("--top-k and --retriever-top-k must be at least 1.")
     if args.question is not None and not args.question.strip():
         raise CLIError("The question is empty.")
-    built = build_qa_pipeline(settings_from(args, top_k=args.top_k, retriever_top_k=args.retriever_top_k))
+    if args.question is not None:
+        try:
+            check_text(args.question)
+        except ValueError:
+            raise CLIError("The question is not valid UTF-8 text (check the terminal's encoding).") from None
+    built = build_qa_pipeline(settings_from(args))
     _note(built.notes)
     if args.question is not None:
         _answer(built.pipeline, args.question, args)
@@ -103,8 +110,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if not question:
             continue
         try:
-            question.encode("utf-8")
-        except UnicodeEncodeError:
+            check_text(question)
+        except ValueError:
             print(f"spanbert-qa ask: line {number}: not valid UTF-8 text; skipped", file=sys.stderr)
             failed += 1
             continue
@@ -151,17 +158,19 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from spanbert_reader.evaluation.runner import EvalOptions, run_evaluation
+    from spanbert_reader.app.evaluate import EvalOptions, run_evaluation
+    from spanbert_reader.cli.parser import k_values
 
     try:
-        ks = sorted({int(k) for k in args.retriever_top_k.split(",") if k.strip()})
+        ks = k_values(args.retriever_top_k)
     except ValueError as exc:
-        raise CLIError(f"--retriever-top-k must be comma-separated integers, got {args.retriever_top_k!r}") from exc
+        raise CLIError(str(exc)) from None
     options = EvalOptions(
-        dataset=args.dataset, ks=ks, top_n=args.top_n, output=args.output, limit=args.limit,
+        dataset=args.dataset, ks=ks, top_n=args.top_k, output=args.output, limit=args.limit,
         distractors=args.distractors, batch_size=args.batch_size, retriever_weight=args.retriever_weight,
-        tune_fusion=args.tune_fusion, tune_null_threshold=args.tune_null_threshold, keep_index=args.keep_index,
-        progress=not args.no_progress)
+        tune_fusion=args.tune_fusion, tune_calibration=args.tune_calibration,
+        tune_null_threshold=args.tune_null_threshold, keep_index=args.keep_index,
+        progress=args.progress)
     run = run_evaluation(settings_from(args), options)
     print((run.output / "report.md").read_text())
     print(f"Outputs in {run.output}/ (metrics.json, predictions.json, details.jsonl, report.md, plot.png)")
@@ -199,7 +208,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
     documents = None
     if args.from_index:
-        from spanbert_reader.app.stores import read_index_texts
+        from spanbert_reader.app.indexing import read_index_texts
 
         documents = read_index_texts(settings_from(args, index=args.from_index))
     try:

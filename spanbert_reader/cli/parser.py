@@ -1,12 +1,50 @@
-"""The ``spanbert-qa`` argument parser. Training defaults are not restated here: they come from the config
-dataclasses (an option left out keeps the dataclass default)."""
+"""The ``spanbert-qa`` argument parser: one vocabulary for every command (``--top-k``, ``--retriever-top-k``,
+``--no-progress``, the store options), each default defined once (in :mod:`spanbert_reader.app.settings` or the
+training config dataclasses) and shown by ``--help``. It imports nothing heavy, so ``--help`` is quick."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 
+from spanbert_reader.app.settings import (
+    DEFAULT_EVAL_KS,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_RETRIEVER_TOP_K,
+    DEFAULT_TOP_K,
+)
 from spanbert_reader.version import __version__
+
+
+class _Help(argparse.HelpFormatter):
+    """Help with every option's default (when it has a meaningful one and the text does not say it already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default in (None, False, argparse.SUPPRESS) or action.nargs == 0
+                or not action.option_strings):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, list | tuple) else default
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
+def _progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def k_values(values: list[str]) -> list[int]:
+    """eval's ``--retriever-top-k`` values (one or several, commas or spaces: ``1,5,10`` or ``1 5 10``), sorted;
+    ValueError naming a value that is not an integer."""
+    ks = set()
+    for text in values:
+        for part in text.split(","):
+            if part.strip():
+                try:
+                    ks.add(int(part))
+                except ValueError:
+                    raise ValueError(f"--retriever-top-k takes integers such as 1,5,10; got {text!r}") from None
+    return sorted(ks)
 
 
 def _default(config_class, name: str):
@@ -15,6 +53,11 @@ def _default(config_class, name: str):
         if f.name == name:
             return f.default
     raise KeyError(name)
+
+
+def _answer_args(parser: argparse.ArgumentParser, retriever_help: str) -> None:
+    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="answers per question")
+    parser.add_argument("--retriever-top-k", type=int, default=DEFAULT_RETRIEVER_TOP_K, help=retriever_help)
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -45,22 +88,29 @@ def _training_args(parser: argparse.ArgumentParser, config_class) -> None:
     option("--epochs", name="epochs", kind=float)
     option("--max-steps", name="max_steps", help="stop after this many optimiser steps")
     option("--seed", name="seed")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default=None)
-    parser.add_argument("--gradient-checkpointing", action="store_true", default=None)
+    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default=None,
+                        help=f"default {_default(config_class, 'mixed_precision')}")
+    parser.add_argument("--gradient-checkpointing", action="store_true", default=None,
+                        help="recompute activations in the backward pass (less memory, slower)")
     parser.add_argument("--cpu", action="store_true", default=None, help="train on the CPU even when a GPU is present")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None)
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``spanbert-qa`` command."""
-    from spanbert_reader.training.finetune import FinetuneConfig
-    from spanbert_reader.training.pretrain import PretrainConfig
+    from spanbert_reader.training.config import FinetuneConfig, PretrainConfig
 
-    parser = argparse.ArgumentParser(prog="spanbert-qa",
+    parser = argparse.ArgumentParser(prog="spanbert-qa", formatter_class=_Help,
                                      description="SpanBERT extractive question answering for Haystack.")
     parser.add_argument("--version", action="version", version=f"spanbert-qa {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add = sub.add_parser
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return add(name, formatter_class=_Help, **kwargs)
+
+    sub.add_parser = command  # every command's help shows its defaults
 
     sub.add_parser("pipelines", help="list the bundled pipelines")
 
@@ -72,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--split-length", type=int, default=None, help="words per passage (default 150)")
     index.add_argument("--prune", action="store_true",
                        help="also remove passages of files that no longer exist")
-    index.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _progress(index)
 
     ask = sub.add_parser("ask", help="answer a question (interactive when none is given)")
     ask.add_argument("question", nargs="?", default=None)
@@ -81,8 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="QA pipeline name or YAML file (default: inmemory_qa or elasticsearch_qa)")
     ask.add_argument("--model", default=None,
                      help="reader checkpoint folder or hub id (default: $SPANBERT_MODEL or a hub SpanBERT SQuAD 2.0)")
-    ask.add_argument("--top-k", type=int, default=3, help="answers to show")
-    ask.add_argument("--retriever-top-k", type=int, default=10, help="passages the retriever hands the reader")
+    _answer_args(ask, "passages the retriever hands the reader")
     ask.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     score = sub.add_parser("score", help="score SQuAD 1.1/2.0 predictions like the official script (JSON out)")
@@ -97,8 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--pipeline", default=None, help="QA pipeline name or YAML (default: inmemory_qa / "
                     "elasticsearch_qa)")
     ev.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
-    ev.add_argument("--retriever-top-k", default="1,5,10,20", help="comma-separated k values (default 1,5,10,20)")
-    ev.add_argument("--top-n", type=int, default=5, help="answers considered for top-n accuracy")
+    ev.add_argument("--retriever-top-k", nargs="+", default=[",".join(map(str, DEFAULT_EVAL_KS))],
+                    metavar="K", help="passages read per question: one value or several (1,5,10 or 1 5 10), each "
+                    "evaluated (default: " + ",".join(map(str, DEFAULT_EVAL_KS)) + ")")
+    ev.add_argument("--top-k", "--top-n", dest="top_k", type=int, default=DEFAULT_TOP_K,
+                    help="answers per question (top-k accuracy counts a gold answer among them)")
     ev.add_argument("--output", default=None, help="folder for metrics.json, predictions.json, report.md, plot.png")
     ev.add_argument("--limit", type=int, default=None, help="evaluate only the first N questions")
     ev.add_argument("--tune-null-threshold", action="store_true",
@@ -106,13 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tune-fusion", action="store_true",
                     help="grid-search the retriever weight and answer aggregation on this dataset and store the best "
                          "in the model folder (fusion.json)")
+    ev.add_argument("--tune-calibration", action="store_true",
+                    help="also read every question with its gold paragraph removed, fit the answer calibration "
+                         "(the chance an answer is right, and when to say 'not found') on half of the questions, "
+                         "report it on the other half, and store the fit on all in the model folder (fusion.json)")
     ev.add_argument("--retriever-weight", type=float, default=None,
                     help="score-fusion weight to evaluate (default: the model's fusion.json, else the built-in one)")
     ev.add_argument("--keep-index", action="store_true", help="keep the Elasticsearch evaluation index")
     ev.add_argument("--distractors", nargs="+", default=None, metavar="PATH",
                     help="extra passages indexed beside the dataset's paragraphs (text, JSONL, JSON records)")
-    ev.add_argument("--batch-size", type=int, default=None, help="reader windows per batch")
-    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ev.add_argument("--batch-size", type=int, default=None, help="reader windows per batch (default: the pipeline's)")
+    _progress(ev)
 
     tr = sub.add_parser("train", help="fine-tune a checkpoint for extractive QA on SQuAD 1.1/2.0 JSON")
     tr.add_argument("--train", required=True, help="SQuAD-format training file")
@@ -122,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     _training_args(tr, FinetuneConfig)
     tr.add_argument("--stride", type=int, default=None,
                     help=f"tokens of overlap between windows (default {_default(FinetuneConfig, 'stride')})")
-    tr.add_argument("--max-query-length", type=int, default=None)
-    tr.add_argument("--weight-decay", type=float, default=None)
+    tr.add_argument("--max-query-length", type=int, default=None,
+                    help=f"query tokens kept (default {_default(FinetuneConfig, 'max_query_length')})")
+    tr.add_argument("--weight-decay", type=float, default=None,
+                    help=f"AdamW weight decay (default {_default(FinetuneConfig, 'weight_decay')})")
     tr.add_argument("--eval-steps", type=int, default=None, help="dev evaluation every N steps (default: per epoch)")
     tr.add_argument("--save-steps", type=int, default=None, help="save resumable state every N steps")
     tr.add_argument("--resume", action="store_true", default=None, help="continue from the state saved in --output")
@@ -143,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
     sv.add_argument("--host", default="127.0.0.1",
                     help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)")
-    sv.add_argument("--port", type=int, default=1416, help="port (default 1416)")
-    sv.add_argument("--max-body-bytes", type=int, default=64 * 1024, help="larger requests get 413 (default 65536)")
+    sv.add_argument("--port", type=int, default=1416, help="port")
+    sv.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="larger requests get 413")
     sv.add_argument("--api-key", default=None,
                     help="require 'Authorization: Bearer KEY' on the API (default: $SPANBERT_API_KEY; none)")
     sv.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",

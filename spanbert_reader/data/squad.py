@@ -57,10 +57,6 @@ class SquadDataset:
     report: DataReport
     raw: dict[str, Any]
 
-    @property
-    def has_impossible(self) -> bool:
-        return any(e.is_impossible for e in self.examples)
-
 
 def _anchor(context: str, text: str, start: int | None) -> int | None:
     """``start`` when the answer text is there, else the nearest exact occurrence (None when absent)."""

@@ -1,4 +1,5 @@
-"""SQuAD answer normalisation: the one place it lives (metrics, answer aggregation and tests use it)."""
+"""Text rules in one place: SQuAD answer normalisation (metrics, answer aggregation, tests) and the check that a
+question is real text (the reader, the server and ``ask``)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,15 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+def check_text(text: str, name: str = "question") -> str:
+    """``text`` unchanged when it is non-blank and encodable as UTF-8; ValueError naming ``name`` otherwise."""
+    if not text.strip():
+        raise ValueError(f"{name} is empty or whitespace; pass the question to answer")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} is not valid Unicode text (a lone surrogate at position {exc.start}); pass UTF-8 "
+                         "text") from None
+    return text

@@ -9,7 +9,7 @@ Candidates of all windows of a passage are merged (identical spans keep their be
 null logit is the minimum over its windows (SQuAD 2.0 rule).
 
 Ranking answers across passages (retriever fusion, aggregation), scores and the no-answer rule live in
-:mod:`spanbert_reader.inference.answers`.
+:mod:`spanbert_reader.inference.ranking`.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class CharSpan:
     """A candidate answer in character coordinates of passage ``passage`` (``end`` exclusive).
 
     ``logit`` is the reader's span logit (start + end); ``score`` the logit answers are ranked by (the reader
-    logit, plus the retriever bonus and same-text aggregation when :mod:`.answers` applies them); ``count`` how
+    logit, plus the retriever bonus and same-text aggregation when :mod:`.ranking` applies them); ``count`` how
     many spans with the same text were aggregated into this one.
     """
 

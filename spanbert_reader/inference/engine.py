@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import torch
 
-from spanbert_reader.inference.answers import FusionSettings, passage_bonus, rank_answers
 from spanbert_reader.inference.batching import WindowRunner
 from spanbert_reader.inference.decoding import CharSpan, DecodeSettings, PassageDecoder, to_char_spans
 from spanbert_reader.inference.windows import TokenizedText, Window, WindowSettings, WindowTokenizer
@@ -23,10 +22,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class QueryPrediction:
-    """Answers for one query: ranked character spans, and what the no-answer rule needs.
+    """Answers for one query: character spans, the passages they point into, and what the no-answer rule needs.
 
-    ``spans`` are best first by their ranking ``score`` (the reader logit, plus retriever fusion and
-    aggregation when applied). ``best_logit`` is the best *reader-only* span logit over all candidates (the
+    From :meth:`ExtractiveQA.predict`, ``spans`` holds every candidate (identical spans merged), best reader
+    logit first, with ``score == logit``; :func:`spanbert_reader.inference.ranking.rerank` ranks them under
+    fusion settings. ``passages`` are the texts the spans index into and ``retriever_scores`` their retriever
+    scores (None: none given). ``best_logit`` is the best *reader-only* span logit over all candidates (the
     no-answer rule compares it with ``null_logit``, so fusion never moves a tuned threshold). ``null_logit`` is
     the minimum ``[CLS]`` start+end logit over all windows of all passages (None when no passage produced a
     window); ``passage_null_logits[i]`` is that minimum for passage ``i`` alone.
@@ -36,6 +37,8 @@ class QueryPrediction:
     null_logit: float | None
     passage_null_logits: list[float | None] = field(default_factory=list)
     best_logit: float | None = None
+    passages: Sequence[str] = ()
+    retriever_scores: Sequence[float | None] | None = None
 
     @property
     def null_odds(self) -> float:
@@ -46,30 +49,22 @@ class QueryPrediction:
             return -1e9
         return self.null_logit - self.best_logit
 
-    def best_text(self, passages: Sequence[str]) -> str:
-        """Text of the best-ranked span in ``passages`` (the texts the prediction was made from), "" when none."""
+    @property
+    def best_text(self) -> str:
+        """Text of the first span, "" when there is none."""
         if not self.spans:
             return ""
         best = self.spans[0]
-        return passages[best.passage][best.start: best.end]
+        return self.passages[best.passage][best.start: best.end]
 
     def first(self, k: int) -> QueryPrediction:
-        """The prediction from the first ``k`` passages only (exact when ``spans`` holds every candidate, i.e.
-        it was made with ``top_k=None``; spans keep their current ranking scores)."""
+        """The prediction from the first ``k`` passages only (exact while ``spans`` holds every candidate)."""
         nulls = self.passage_null_logits[:k]
         present = [n for n in nulls if n is not None]
         spans = [s for s in self.spans if s.passage < k]
+        scores = None if self.retriever_scores is None else list(self.retriever_scores[:k])
         return QueryPrediction(spans, min(present) if present else None, nulls,
-                               max((s.logit for s in spans), default=None))
-
-    def ranked(self, passages: Sequence[str], retriever_scores: Sequence[float | None] | None,
-               fusion: FusionSettings | None, top_k: int | None, overlap_threshold: float | None
-               ) -> QueryPrediction:
-        """The same prediction with its spans re-ranked under ``fusion`` (from their reader logits)."""
-        aggregate = bool(fusion and fusion.aggregate)
-        spans = rank_answers(self.spans, passages, top_k, overlap_threshold,
-                             passage_bonus(retriever_scores, fusion), aggregate)
-        return QueryPrediction(spans, self.null_logit, self.passage_null_logits, self.best_logit)
+                               max((s.logit for s in spans), default=None), list(self.passages[:k]), scores)
 
 
 class ExtractiveQA:
@@ -87,6 +82,7 @@ class ExtractiveQA:
         use_token_type_ids: pass segment ids (question 0, passage 1), as BERT models are fine-tuned.
         windows_per_chunk: windows built at a time; bounds host memory for very large inputs.
         packed: run batches unpadded (default when the model supports it); False pads per batch.
+        pad_to_multiple: pad each batch's length up to a multiple of this (few shapes for ``torch.compile``).
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device | str = "cpu",
@@ -113,16 +109,13 @@ class ExtractiveQA:
         encoded = dict(zip(unique, self.window_tokenizer.tokenize(unique), strict=True))
         return [encoded[t] for t in texts]
 
-    def predict(self, queries: Sequence[str], passages: Sequence[Sequence[str]], top_k: int | None = 20,
-                overlap_threshold: float | None = 0.01, windows: WindowSettings | None = None,
-                decode: DecodeSettings | None = None,
+    def predict(self, queries: Sequence[str], passages: Sequence[Sequence[str]],
+                windows: WindowSettings | None = None, decode: DecodeSettings | None = None,
                 progress: Callable[[int], None] | None = None,
-                retriever_scores: Sequence[Sequence[float | None]] | None = None,
-                fusion: FusionSettings | None = None) -> list[QueryPrediction]:
-        """Answer each ``queries[i]`` from ``passages[i]``; windows of all queries share batches.
-
-        ``retriever_scores[i][j]`` is the retriever's score of ``passages[i][j]`` (None: none); with ``fusion``
-        answers are ranked by reader and retriever evidence together (see :mod:`.answers`).
+                retriever_scores: Sequence[Sequence[float | None]] | None = None) -> list[QueryPrediction]:
+        """Every candidate span for each ``queries[i]`` from ``passages[i]`` (see :class:`QueryPrediction`);
+        windows of all queries share batches. ``retriever_scores[i][j]`` is the retriever's score of
+        ``passages[i][j]`` (None: none), kept on the prediction for ranking.
 
         Work is done in chunks of about ``windows_per_chunk`` windows (bounded memory); the next chunk is
         tokenised in a worker thread while the model runs on the current one. ``progress``, when given, is
@@ -154,8 +147,7 @@ class ExtractiveQA:
                 prepared = pending.result()
                 pending = pool.submit(self._prepare_chunk, chunks[number + 1], query_tokens, passages,
                                       window_settings) if number + 1 < len(chunks) else None
-                self._run_chunk(current, prepared, top_k, overlap_threshold, decode_settings, results,
-                                passages, retriever_scores, fusion)
+                self._run_chunk(current, prepared, decode_settings, results, passages, retriever_scores)
                 if progress:
                     progress(len(current))
         return [r for r in results if r is not None]
@@ -176,11 +168,10 @@ class ExtractiveQA:
         return items, tokenized, all_windows
 
     def _run_chunk(self, chunk: list[int],
-                   prepared: tuple[list[tuple[int, int]], list[TokenizedText], list[Window]], top_k: int | None,
-                   overlap_threshold: float | None, decode_settings: DecodeSettings,
-                   results: list[QueryPrediction | None], passages: Sequence[Sequence[str]],
-                   retriever_scores: Sequence[Sequence[float | None]] | None,
-                   fusion: FusionSettings | None) -> None:
+                   prepared: tuple[list[tuple[int, int]], list[TokenizedText], list[Window]],
+                   decode_settings: DecodeSettings, results: list[QueryPrediction | None],
+                   passages: Sequence[Sequence[str]],
+                   retriever_scores: Sequence[Sequence[float | None]] | None) -> None:
         items, tokenized, all_windows = prepared
         decoder = PassageDecoder(len(items), decode_settings)
         with self._lock:
@@ -191,16 +182,17 @@ class ExtractiveQA:
         for item, (q, _) in enumerate(items):
             per_query.setdefault(q, []).append(item)
         for q in chunk:
-            candidates: list[CharSpan] = []
+            best: dict[tuple[int, int, int], CharSpan] = {}
             nulls: list[float | None] = []
             for item in per_query.get(q, []):
                 passage_index = items[item][1]
-                candidates.extend(to_char_spans(passage_index, decoder.spans(item), tokenized[item].offsets))
+                for span in to_char_spans(passage_index, decoder.spans(item), tokenized[item].offsets):
+                    key = (span.passage, span.start, span.end)
+                    if key not in best or span.logit > best[key].logit:
+                        best[key] = span
                 nulls.append(decoder.null_logit(item))
             present = [n for n in nulls if n is not None]
-            unranked = QueryPrediction(candidates, min(present) if present else None, nulls,
-                                       max((c.logit for c in candidates), default=None))
-            results[q] = unranked.ranked(passages[q], retriever_scores[q] if retriever_scores is not None else None,
-                                         fusion, top_k, overlap_threshold)
-
-
+            spans = sorted(best.values(), key=lambda s: -s.logit)
+            scores = None if retriever_scores is None else list(retriever_scores[q])
+            results[q] = QueryPrediction(spans, min(present) if present else None, nulls,
+                                         spans[0].logit if spans else None, list(passages[q]), scores)

@@ -181,7 +181,8 @@ class Encoder(nn.Module):
         self.layer = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
         self.gradient_checkpointing = False
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | PackedLayout | None) -> torch.Tensor:
+        """Run every layer; ``mask`` is an additive attention mask (padded batches) or a :class:`PackedLayout`."""
         for layer in self.layer:
             if self.gradient_checkpointing and self.training:
                 x = torch.utils.checkpoint.checkpoint(layer, x, mask, use_reentrant=False)

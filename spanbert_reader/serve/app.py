@@ -17,8 +17,8 @@ from importlib.resources import files
 from pathlib import Path
 
 from spanbert_reader.app.errors import AppError
-from spanbert_reader.app.settings import AppSettings
-from spanbert_reader.serve.limits import BODY_TIMEOUT_S, DEFAULT_MAX_BODY, BoundedBody
+from spanbert_reader.app.settings import DEFAULT_MAX_BODY_BYTES, AppSettings
+from spanbert_reader.serve.limits import BODY_TIMEOUT_S, BoundedBody
 from spanbert_reader.serve.schema import QARequest, QAResponse
 from spanbert_reader.serve.security import API_KEY_ENV, ApiKeyGate, exposure_warning
 from spanbert_reader.serve.service import QAService, RequestError
@@ -78,7 +78,7 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_serving_app(service: QAService, *, max_body_bytes: int = DEFAULT_MAX_BODY, api_key: str | None = None,
+def create_serving_app(service: QAService, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None,
                        cors_origins: Sequence[str] = (), mcp: bool = False, host: str = "127.0.0.1"):
     """The FastAPI app that serves ``service``.
 
@@ -185,8 +185,9 @@ def _url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416, max_body_bytes: int = DEFAULT_MAX_BODY,
-          api_key: str | None = None, cors_origins: Sequence[str] = (), mcp: bool = False) -> None:
+def serve(settings: AppSettings, host: str = "127.0.0.1", port: int = 1416,
+          max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, api_key: str | None = None, cors_origins: Sequence[str] = (),
+          mcp: bool = False) -> None:
     """Build the QA pipeline (same checks and model fallback as ``ask``), answer one question with it, then
     serve it until interrupted (SIGTERM and Ctrl-C let requests in flight finish)."""
     if not 1 <= port <= 65535:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-DEFAULT_MAX_BODY = 64 * 1024
 BODY_TIMEOUT_S = 10.0  # a client that stops sending its body is answered 408 after this long
 
 

@@ -35,7 +35,8 @@ class Answer(BaseModel):
 
     answer: str | None = Field(description="The answer text, a span of the source document; null for the "
                                            "no-answer entry.")
-    score: float = Field(description="How likely the answer is right, in [0, 1].")
+    score: float = Field(description="The chance the answer is right (an exact match), in [0, 1]; for the "
+                                     "no-answer entry, the chance the best answer is wrong.")
     no_answer: bool = Field(default=False, description="True for the entry that says no passage answers.")
     document_id: str | None = Field(default=None, description="Id of the document the answer comes from.")
     source: str | None = Field(default=None, description="The document's file path, title, name or URL.")
@@ -57,4 +58,7 @@ class QAResponse(BaseModel):
     """The question and its answers, best first."""
 
     question: str = Field(description="The question, stripped of surrounding whitespace.")
+    not_found: bool = Field(default=False, description=(
+        "True when the reader says the documents do not answer the question (the no-answer entry comes first; the "
+        "answers after it are best guesses)."))
     answers: list[Answer] = Field(description="Answers, best first (at most top_k, plus a no-answer entry).")

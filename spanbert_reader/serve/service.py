@@ -31,13 +31,14 @@ class QAService:
     def inputs(self, question: Any, top_k: Any, retriever_top_k: Any) -> dict[str, Any]:
         """The pipeline's run inputs for a request; :class:`RequestError` for anything out of bounds."""
         from spanbert_reader.app.qa import question_inputs
+        from spanbert_reader.data.text import check_text
 
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str):
             raise RequestError(422, "question must be a non-empty string")
         try:
-            question.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RequestError(422, "question must be valid Unicode text") from None
+            check_text(question)
+        except ValueError as exc:
+            raise RequestError(422, str(exc)) from None
         if len(question) > MAX_QUESTION_CHARS:
             raise RequestError(413, f"question longer than {MAX_QUESTION_CHARS} characters")
         for name, value in (("top_k", top_k), ("retriever_top_k", retriever_top_k)):
@@ -48,10 +49,11 @@ class QAService:
     @staticmethod
     def respond(question: str, result: dict[str, Any]) -> QAResponse:
         """The response for a pipeline result."""
-        from spanbert_reader.app.qa import answer_records, find_answers
+        from spanbert_reader.app.qa import answer_records, find_answers, not_found
 
-        return QAResponse(question=question.strip(),
-                          answers=[Answer(**record) for record in answer_records(find_answers(result))])
+        answers = find_answers(result)
+        return QAResponse(question=question.strip(), not_found=not_found(answers),
+                          answers=[Answer(**record) for record in answer_records(answers)])
 
     def answer(self, question: Any, top_k: Any, retriever_top_k: Any) -> QAResponse:
         """Answer one request in this thread."""

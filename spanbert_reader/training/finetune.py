@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +21,13 @@ from spanbert_reader.data.squad import SquadExample, load_squad
 from spanbert_reader.evaluation.metrics import score_squad
 from spanbert_reader.inference.decoding import DecodeSettings
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer, pad_windows
+from spanbert_reader.training.config import FinetuneConfig
 from spanbert_reader.training.features import TrainFeature, build_features
-from spanbert_reader.training.loop import LoopState, make_loader, make_plan, process_report, run_loop
-from spanbert_reader.training.optim import (
-    TrainingSettings,
-    decay_parameter_groups,
-    linear_warmup_decay,
-    make_accelerator,
-    peak_memory_mb,
-    process_count,
-    seed_everything,
-)
+from spanbert_reader.training.loop import LoopState, make_loader, make_plan, run_loop
+from spanbert_reader.training.setup import prepare_optimisation, run_summary, start_run
 
 logger = logging.getLogger(__name__)
 STATE_DIR = "training_state"
-
-
-@dataclass(kw_only=True)
-class FinetuneConfig(TrainingSettings):
-    """Options of ``spanbert-qa train`` (defaults: SpanBERT's fine-tuning recipe)."""
-
-    train: str
-    model: str
-    output: str
-    dev: str | None = None
-    max_seq_length: int = 384
-    stride: int = 128
-    max_query_length: int = 64
-    learning_rate: float = 2e-5
-    epochs: float = 4.0
-    eval_steps: int | None = None
-    save_steps: int | None = None
-    resume: bool = False
-    stop_after: int | None = None  # stop this run after N steps (state saved; continue with resume)
-    dev_limit: int | None = None
-    train_limit: int | None = None
-    max_answer_length: int = 30
-    shared_norm: bool = False  # one softmax over all windows of all passages of a question
-    distractors: int = 0  # with shared_norm: BM25-retrieved paragraphs read beside the gold one
 
 
 def collate(features: list[TrainFeature], pad_id: int) -> dict[str, torch.Tensor]:
@@ -84,17 +52,18 @@ def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: Window
                  device: torch.device, batch_size: int = 64) -> dict[str, Any]:
     """Dev EM/F1 with the reader's decoder; for SQuAD 2.0 data also the best no-answer threshold."""
     from spanbert_reader.data.squad import dataset_dict
-    from spanbert_reader.inference.engine import ExtractiveQA
+    from spanbert_reader.inference.reader import SpanReader
+    from spanbert_reader.inference.settings import RuntimeSettings
 
     was_training = model.training
     model.eval()
-    engine = ExtractiveQA(model, tokenizer, device, windows=windows, decode=decode, batch_size=batch_size)
-    predictions = engine.predict([e.question for e in examples], [[e.context] for e in examples], top_k=1,
-                                 overlap_threshold=None)
+    reader = SpanReader.from_model(model, tokenizer, device, windows=windows, decode=decode,
+                                   runtime=RuntimeSettings(batch_size=batch_size))
+    predictions = reader.predict([e.question for e in examples], [[e.context] for e in examples])
     model.train(was_training)
     texts, odds = {}, {}
     for e, p in zip(examples, predictions, strict=True):
-        texts[e.id] = p.best_text([e.context])
+        texts[e.id] = p.best_text  # the best reader-only span
         odds[e.id] = p.null_odds
     clean = dataset_dict(examples)
     if any(e.is_impossible for e in examples):
@@ -107,7 +76,7 @@ def evaluate_dev(model, tokenizer, examples: list[SquadExample], windows: Window
 
 def finetune(config: FinetuneConfig) -> dict[str, Any]:
     """Run fine-tuning; returns a summary (steps, throughput, memory, dev metrics, loss history, processes)."""
-    from spanbert_reader.inference.answers import write_null_threshold
+    from spanbert_reader.inference.side_files import write_null_threshold
     from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_tokenizer
 
     state_dir = Path(config.output) / STATE_DIR
@@ -120,10 +89,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     config.validate()
     train = load_squad(config.train)  # the data first: its errors are cheaper to find than a model load
     train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
-    processes = process_count(config)
-    per_device, accumulation = config.batch_layout(processes)
-    accelerator = make_accelerator(config, accumulation)
-    seed_everything(config.seed)
+    run = start_run(config)
+    accelerator, per_device = run.accelerator, run.per_device
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
     model = SpanBertForQuestionAnswering.from_pretrained(config.model)
@@ -160,12 +127,10 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if config.dev:
         dev_examples = load_squad(config.dev).examples
         dev_examples = dev_examples[: config.dev_limit] if config.dev_limit else dev_examples
-    plan = make_plan(config, len(features), processes, batch_items, accumulation)
+    plan = make_plan(config, len(features), run.processes, batch_items, run.accumulation)
     loader, sampler = make_loader(features, [f.length for f in features], batch_items, config.seed,
                                   lambda items: make_batch(items, pad_id))
-    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
-    scheduler = linear_warmup_decay(optimizer, plan.warmup_steps, plan.total_steps)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    model, optimizer, scheduler, loader = prepare_optimisation(run, config, model, loader, plan)
     accelerator.register_for_checkpointing(scheduler)
 
     state = LoopState(extra={"best": None, "dev": []})
@@ -224,17 +189,10 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     if not dev_examples:
         save_model(None)
     save_state()
-    elapsed = stats.wall_time_s
-    report = process_report(accelerator, model, stats)
-    summary = {
-        "steps": state.global_step, "steps_this_run": stats.steps, "wall_time_s": elapsed,
-        "steps_per_s": stats.steps / elapsed if elapsed else None,
-        "tokens_per_s": sum(report["tokens_per_process"]) / elapsed if elapsed else None,
-        "peak_memory_mb": peak_memory_mb(accelerator.device), "train_windows": len(features),
-        "skipped_questions": skipped, "best_dev": state.extra["best"], "dev_history": state.extra["dev"],
-        "final_dev": final_metrics or (state.extra["dev"] or [None])[-1], "plan": asdict(plan), **report,
-        "config": asdict(config), "history": state.history,
-    }
+    summary = run_summary(run, model, stats, state, plan, config, steps_this_run=stats.steps,
+                          train_windows=len(features), skipped_questions=skipped, best_dev=state.extra["best"],
+                          dev_history=state.extra["dev"],
+                          final_dev=final_metrics or (state.extra["dev"] or [None])[-1])
     if accelerator.is_main_process:
         (output / "training_log.json").write_text(json.dumps(summary, indent=2))
     accelerator.wait_for_everyone()

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
+from spanbert_reader.training.config import TrainingSettings
 from spanbert_reader.training.features import length_grouped_batches
-from spanbert_reader.training.optim import TrainingSettings
 
 EXAMPLE_INDEX = "example_index"  # batch key carrying the dataset positions of the batch's examples
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +18,12 @@ import numpy as np
 import torch
 
 from spanbert_reader.data.corpus import read_corpus
-from spanbert_reader.training.loop import LoopState, make_loader, make_plan, process_report, run_loop
+from spanbert_reader.training.config import PretrainConfig
+from spanbert_reader.training.loop import LoopState, make_loader, make_plan, run_loop
 from spanbert_reader.training.masking import IGNORE, SpanMasker, sbo_targets
-from spanbert_reader.training.optim import (
-    TrainingSettings,
-    decay_parameter_groups,
-    linear_warmup_decay,
-    make_accelerator,
-    peak_memory_mb,
-    process_count,
-    seed_everything,
-)
+from spanbert_reader.training.setup import prepare_optimisation, run_summary, start_run
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(kw_only=True)
-class PretrainConfig(TrainingSettings):
-    """Options of ``spanbert-qa pretrain`` (SpanBERT's pre-training learning rate 1e-4)."""
-
-    model: str
-    output: str
-    corpus: list[str] | None = None  # files or folders; or pass the documents to ``pretrain``
-    max_seq_length: int = 512
-    learning_rate: float = 1e-4
-    mask_ratio: float = 0.15
 
 
 @dataclass
@@ -114,11 +95,8 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
 
     if not 0 < config.mask_ratio < 1:
         raise ValueError(f"mask_ratio must be between 0 and 1 (exclusive), got {config.mask_ratio}")
-    config.validate()
-    processes = process_count(config)
-    per_device, accumulation = config.batch_layout(processes)
-    accelerator = make_accelerator(config, accumulation)
-    seed_everything(config.seed)
+    run = start_run(config)
+    accelerator = run.accelerator
     if documents is None:
         if not config.corpus:
             raise ValueError("pass corpus paths or the documents to pre-train on")
@@ -140,12 +118,10 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
     # each process masks its own batches; a per-process seed keeps them from drawing the same masks
     masker = SpanMasker(tokenizer.mask_token_id, model.config.vocab_size, special, config.mask_ratio,
                         seed=config.seed + accelerator.process_index)
-    plan = make_plan(config, len(blocks), processes, per_device, accumulation)
-    loader, sampler = make_loader(blocks, [b.input_ids.shape[0] for b in blocks], per_device, config.seed,
+    plan = make_plan(config, len(blocks), run.processes, run.per_device, run.accumulation)
+    loader, sampler = make_loader(blocks, [b.input_ids.shape[0] for b in blocks], run.per_device, config.seed,
                                   lambda items: collate_masked(items, masker, tokenizer.pad_token_id))
-    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
-    scheduler = linear_warmup_decay(optimizer, plan.warmup_steps, plan.total_steps)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    model, optimizer, scheduler, loader = prepare_optimisation(run, config, model, loader, plan)
 
     def compute_loss(batch: dict[str, torch.Tensor]):
         out = model(**batch)
@@ -158,14 +134,7 @@ def pretrain(config: PretrainConfig, documents: Sequence[str] | None = None) -> 
     output = Path(config.output)
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).bert.save_pretrained(output, tokenizer=tokenizer)
-    elapsed = stats.wall_time_s
-    report = process_report(accelerator, model, stats)
-    summary = {"steps": state.global_step, "wall_time_s": elapsed,
-               "steps_per_s": state.global_step / elapsed if elapsed else None,
-               "tokens_per_s": sum(report["tokens_per_process"]) / elapsed if elapsed else None,
-               "peak_memory_mb": peak_memory_mb(accelerator.device), "documents": len(documents),
-               "blocks": len(blocks), "plan": asdict(plan), **report, "config": asdict(config),
-               "history": state.history}
+    summary = run_summary(run, model, stats, state, plan, config, documents=len(documents), blocks=len(blocks))
     if accelerator.is_main_process:
         (output / "pretraining_log.json").write_text(json.dumps(summary, indent=2))
     accelerator.wait_for_everyone()

@@ -39,12 +39,30 @@ def test_demo_model_answers_the_example_questions(tmp_path, capsys, monkeypatch)
 
 def test_bundled_pipelines_use_the_demo_models_fusion_entry_for_their_retriever():
     from spanbert_reader.app.pipelines import load_pipeline
-    from spanbert_reader.inference.answers import read_fusion
+    from spanbert_reader.inference.side_files import stored_fusion
 
-    bm25, hybrid = read_fusion(DEMO), read_fusion(DEMO, "hybrid")
-    assert bm25 is not None and hybrid is not None and bm25 != hybrid  # tuned apart (BENCHMARKS.md)
+    record = json.loads((DEMO / "fusion.json").read_text())
+    assert "retriever_weight" in record and "retriever_weight" in record["profiles"]["hybrid"]  # both tuned
+    bm25, hybrid = stored_fusion(DEMO), stored_fusion(DEMO, "hybrid")
+    assert bm25.retriever_weight == record["retriever_weight"] and bm25 != hybrid  # tuned apart (BENCHMARKS.md)
     for name, expected in (("inmemory_qa", bm25), ("inmemory_hybrid_qa", hybrid)):
         reader = load_pipeline(name, {"SPANBERT_MODEL": str(DEMO), "EMBEDDING_MODEL": "unused"}).get_component(
             "reader")
         reader.warm_up()
-        assert reader.fusion == expected, name
+        assert reader.span_reader.settings.fusion == expected, name
+
+
+def test_demo_model_says_not_found_when_the_corpus_cannot_answer_and_still_answers_the_readme_question(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SPANBERT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["index", str(ROOT / "examples" / "corpus"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "What is the capital of Australia?", "--json", "--model", str(DEMO)]) == 0
+    missing = json.loads(capsys.readouterr().out)
+    assert missing["not_found"] is True and missing["answers"][0]["no_answer"] is True
+    assert main(["ask", "What is the capital of Australia?", "--model", str(DEMO)]) == 0
+    assert "Not found in your documents" in capsys.readouterr().out
+    assert main(["ask", "Who designed the glass pyramid of the Louvre?", "--json", "--model", str(DEMO)]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["not_found"] is False and "Pei" in found["answers"][0]["answer"]

@@ -129,12 +129,13 @@ def test_tuned_threshold_is_stored_and_picked_up(run):
     assert stored["null_threshold"] == metrics["oracle_null_threshold"]["best_f1_thresh"]
     reader = SpanBERTReader(model=str(model))
     reader.warm_up()
-    assert reader._resolved_null_method == "null_logit"
-    assert reader._resolved_null_threshold == stored["null_threshold"]
+    assert reader.span_reader.settings.no_answer_method == "null_logit"
+    assert reader.span_reader.settings.null_threshold == stored["null_threshold"]
 
 
 def test_haystack_evaluation_run_result(run, tmp_path):
-    from spanbert_reader.evaluation.odqa import EvalResult, QuestionRecord, to_evaluation_run_result
+    from spanbert_reader.evaluation.reading import EvalResult, QuestionRecord
+    from spanbert_reader.evaluation.reporting import to_evaluation_run_result
 
     _, _, metrics, details = run
     fields = QuestionRecord.__dataclass_fields__
@@ -155,7 +156,7 @@ def test_bad_dataset_and_arguments(tmp_path, capsys):
     assert main(["eval", "--dataset", str(bad), "--model", "x"]) == 2
     assert "not in SQuAD format" in capsys.readouterr().err
     assert main(["eval", "--dataset", str(FIXTURE), "--retriever-top-k", "1,x"]) == 2
-    assert "comma-separated integers" in capsys.readouterr().err
+    assert "takes integers such as 1,5,10" in capsys.readouterr().err
 
 
 def test_score_command_matches_library(run, capsys):
@@ -177,7 +178,7 @@ def _bm25_top(question, k):
     from haystack.document_stores.in_memory import InMemoryDocumentStore
 
     from spanbert_reader.data.squad import load_squad
-    from spanbert_reader.evaluation.odqa import context_documents
+    from spanbert_reader.evaluation.reading import context_documents
 
     store = InMemoryDocumentStore()
     store.write_documents(context_documents(load_squad(FIXTURE).examples)[0])
@@ -215,8 +216,9 @@ def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
     from helpers import make_qa_checkpoint
 
     from spanbert_reader import SpanBERTReader
-    from spanbert_reader.evaluation.odqa import FUSION_WEIGHTS
-    from spanbert_reader.inference.answers import FusionSettings, read_fusion
+    from spanbert_reader.evaluation.tuning import FUSION_WEIGHTS
+    from spanbert_reader.inference.ranking import FusionSettings
+    from spanbert_reader.inference.side_files import stored_fusion
 
     model = make_qa_checkpoint(tmp_path / "model", seed=5)
     out = tmp_path / "out"
@@ -226,8 +228,8 @@ def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
     grid = metrics["fusion_tuning"]["grid"]
     assert len(grid) == 2 * len(FUSION_WEIGHTS) and {r["aggregate_answers"] for r in grid} == {False, True}
     best = max(grid, key=lambda r: r["mean_f1"])
-    stored = read_fusion(model)
-    assert stored is not None and stored.retriever_weight in {r["retriever_weight"] for r in grid}
+    stored = stored_fusion(model)
+    assert (model / "fusion.json").exists() and stored.retriever_weight in {r["retriever_weight"] for r in grid}
     chosen = next(r for r in grid if (r["retriever_weight"], r["aggregate_answers"]) ==
                   (stored.retriever_weight, stored.aggregate))
     assert chosen["mean_f1"] == pytest.approx(best["mean_f1"])
@@ -241,19 +243,50 @@ def test_tune_fusion_grid_searches_and_stores_the_best(tmp_path):
         assert recorded[k]["reader_only_f1"] == round(zero["ks"][k]["f1"], 2)
     reader = SpanBERTReader(model=str(model))
     reader.warm_up()
-    assert reader.fusion == FusionSettings(stored.retriever_weight, "minmax", stored.aggregate)
+    assert reader.span_reader.settings.fusion == FusionSettings(stored.retriever_weight, "minmax", stored.aggregate)
 
 
 def test_tune_fusion_writes_the_entry_of_the_readers_profile(tmp_path, monkeypatch, capsys):
     from helpers import make_qa_checkpoint
-
-    from spanbert_reader.inference.answers import read_fusion
 
     model = make_qa_checkpoint(tmp_path / "model", seed=5)
     monkeypatch.setenv("FUSION_PROFILE", "custom")  # what the hybrid pipelines set to "hybrid"
     assert main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "1,2",
                  "--output", str(tmp_path / "out"), "--no-progress", "--tune-fusion"]) == 0
     assert "profile 'custom'" in capsys.readouterr().err
-    assert read_fusion(model) is None and read_fusion(model, "custom") is not None
     record = json.loads((model / "fusion.json").read_text())
+    assert "retriever_weight" not in record and "retriever_weight" in record["profiles"]["custom"]
     assert record["profiles"]["custom"]["pipeline"] == "inmemory_qa"
+
+
+def test_tune_calibration_fits_on_half_reports_on_the_other_and_the_reader_reads_it(tmp_path, capsys):
+    import shutil
+
+    from spanbert_reader import SpanBERTReader
+    from spanbert_reader.app.settings import demo_model_path
+
+    demo = demo_model_path()
+    if demo is None:
+        pytest.skip("the bundled demo reader is not in this checkout")
+    model = tmp_path / "model"
+    shutil.copytree(demo, model)
+    (model / "fusion.json").unlink()
+    out = tmp_path / "out"
+    assert main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "1", "2",
+                 "--output", str(out), "--no-progress", "--tune-calibration"]) == 0
+    assert "Stored the calibration" in capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())  # strict JSON: no NaN
+    report = metrics["calibration"]
+    assert set(report["per_k"]) == {"1", "2", "all"} and set(report["per_k"]["all"]) == {"present", "removed", "both"}
+    both = report["per_k"]["all"]["both"]
+    assert both["calibrated"]["n"] == both["uncalibrated"]["n"] > 0
+    assert "half 0" in report["fitted_on"] and "half 1" in report["measured_on"]
+    assert metrics["setup"]["pipeline"] == "inmemory_qa" and metrics["setup"]["calibration"].startswith("built-in")
+    text = (out / "report.md").read_text()
+    assert "## Calibration" in text and "Abstention threshold" in text and "reader-only" in text
+    stored = json.loads((model / "fusion.json").read_text())["calibration"]
+    assert stored == report["stored"]
+    reader = SpanBERTReader(model=str(model))
+    reader.warm_up()
+    assert reader.span_reader.settings.calibration.to_dict()["weights"] == stored["weights"]
+    assert reader.span_reader.sources["calibration"].startswith("fusion.json")

@@ -9,7 +9,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from helpers import minilm_path
 
 from spanbert_reader import SpanBERTReader
-from spanbert_reader.inference.answers import normalized_retriever_scores
+from spanbert_reader.inference.ranking import normalized_retriever_scores
 
 TEXTS = [
     "Paris is the capital of France. The Louvre museum is in Paris.",

@@ -29,7 +29,7 @@ def test_wheel_installed_with_target_finds_its_pipelines_and_demo_model(tmp_path
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for name in ("spanbert_reader", "haystack_integrations"):
+    for name in ("spanbert_reader", "haystack_integrations", "pipelines"):
         shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",

@@ -125,7 +125,7 @@ def test_a_person_asks_with_a_key_and_sees_answers_in_their_passages(browser, se
     assert "retriever rank 1" in source.text and source.get_attribute("title").endswith("/louvre.md")
     bar = best.find_element(By.CSS_SELECTOR, "[role=meter]")
     assert 0 < int(bar.get_attribute("aria-valuenow")) <= 100
-    assert "Confidence" in best.text
+    assert "chance right" in best.text
     _shot(browser, "answers", tmp_path)
 
 

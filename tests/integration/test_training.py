@@ -55,7 +55,7 @@ def test_saved_model_answers_through_the_reader_and_loads_in_transformers(traine
     assert stored["null_threshold"] == summary["best_dev"]["null_threshold"]
     reader = SpanBERTReader(model=str(output), top_k=1)
     reader.warm_up()
-    assert reader._resolved_null_method == "null_logit"
+    assert reader.span_reader.settings.no_answer_method == "null_logit"
     doc = Document(content="the museum of the city saw a tiger in the river.")
     answers = reader.run(query="which animal is it?", documents=[doc])["answers"]
     assert answers[0].data == "tiger"

@@ -109,7 +109,8 @@ def test_same_top_answer_as_transformers_extractive_reader_when_configured_alike
 
     ter = TransformersExtractiveReader(model=str(minilm_qa), top_k=3, max_seq_length=96, stride=24)
     ours = SpanBERTReader(model=str(minilm_qa), top_k=3, max_seq_length=96, stride=24, max_query_length=32,
-                          use_token_type_ids=False, max_answer_length=None, max_context_only=False)
+                          use_token_type_ids=False, max_answer_length=None, max_context_only=False,
+                              calibrate=False)
     ter.warm_up()
     passages = _passages()
     docs = [Document(content=p) for p in passages]

@@ -3,8 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from spanbert_reader.inference.answers import predict_no_answer, rank_answers, span_probability
 from spanbert_reader.inference.decoding import CharSpan, DecodeSettings, PassageDecoder, window_spans
+from spanbert_reader.inference.ranking import predict_no_answer, rank_answers, span_probability
 from spanbert_reader.inference.windows import WindowSettings, build_windows
 
 

@@ -10,10 +10,9 @@ def test_chunking_does_not_change_predictions(tiny_qa):
     queries = [f"what is the capital number {i}?" for i in range(12)]
     passages = [[f"Paris {i} is the capital of France.", "Berlin is a city on the river Spree." * (i % 3 + 1)]
                 for i in range(12)]
-    one = ExtractiveQA(model, tokenizer, windows_per_chunk=10_000).predict(queries, passages, top_k=3)
+    one = ExtractiveQA(model, tokenizer, windows_per_chunk=10_000).predict(queries, passages)
     seen = []
-    many = ExtractiveQA(model, tokenizer, windows_per_chunk=2).predict(queries, passages, top_k=3,
-                                                                       progress=seen.append)
+    many = ExtractiveQA(model, tokenizer, windows_per_chunk=2).predict(queries, passages, progress=seen.append)
     assert len(seen) > 3 and sum(seen) == 12
     assert [[(s.passage, s.start, s.end) for s in p.spans] for p in one] == \
         [[(s.passage, s.start, s.end) for s in p.spans] for p in many]

@@ -152,7 +152,7 @@ def test_foreign_checkpoint_answers_like_an_exhaustive_search_over_its_logits(ki
     reader = SpanBERTReader(model=str(tmp_path), max_seq_length=MAX_SEQ, stride=STRIDE, max_query_length=24,
                             max_answer_length=MAX_ANSWER, top_k=1, no_answer=False, precision="fp32")
     reader.warm_up()
-    template = reader.engine.window_tokenizer.template
+    template = reader.span_reader.engine.window_tokenizer.template
     if kind == "deberta-v2":
         assert template == InputTemplate((1,), (2,), (2,))
     else:

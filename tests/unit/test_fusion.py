@@ -7,18 +7,23 @@ import pytest
 from haystack import Document
 
 from spanbert_reader import SpanBERTReader
-from spanbert_reader.inference.answers import (
+from spanbert_reader.inference.decoding import CharSpan
+from spanbert_reader.inference.ranking import (
     DEFAULT_FUSION,
     PROFILE_DEFAULTS,
     FusionSettings,
     normalized_retriever_scores,
     passage_bonus,
     rank_answers,
-    read_fusion,
-    stored_fusion,
-    write_fusion,
 )
-from spanbert_reader.inference.decoding import CharSpan
+from spanbert_reader.inference.side_files import stored_fusion, write_fusion
+
+
+def _entry(folder, profile=None) -> dict | None:
+    """The raw entry of fusion.json (the main one, or a profile's), as written."""
+    data = json.loads((folder / "fusion.json").read_text())
+    return data if profile is None else data.get("profiles", {}).get(profile)
+
 
 DOCS = [
     "Paris is the capital and most populous city of France. The Seine flows through Paris.",
@@ -93,20 +98,21 @@ def _key(answers):
 
 
 def test_weight_zero_reproduces_reader_only_answers(tiny_qa, scored_docs):
-    reader = SpanBERTReader(model=str(tiny_qa), retriever_weight=0.0, top_k=10, no_answer_method="null_logit")
+    reader = SpanBERTReader(model=str(tiny_qa), retriever_weight=0.0, top_k=10, no_answer_method="null_logit",
+                            calibrate=False)
     unscored = [Document(id=d.id, content=d.content) for d in scored_docs]
     with_scores = reader.run(query="capital of France", documents=scored_docs)["answers"]
     without = reader.run(query="capital of France", documents=unscored)["answers"]
     assert [(a.data, a.document_offset and a.document_offset.start, a.score) for a in with_scores] == \
         [(a.data, a.document_offset and a.document_offset.start, a.score) for a in without]
     # and the default reader (fusion on) also leaves documents without scores alone
-    default = SpanBERTReader(model=str(tiny_qa), top_k=10, no_answer_method="null_logit")
+    default = SpanBERTReader(model=str(tiny_qa), top_k=10, no_answer_method="null_logit", calibrate=False)
     assert _key(default.run(query="capital of France", documents=unscored)["answers"]) == _key(without)
 
 
 def test_fused_scores_follow_the_formula_and_stay_probabilities(tiny_qa, scored_docs):
     weight = 3.0
-    reader = SpanBERTReader(model=str(tiny_qa), retriever_weight=weight, top_k=30)
+    reader = SpanBERTReader(model=str(tiny_qa), retriever_weight=weight, top_k=30, calibrate=False)
     answers = [a for a in reader.run(query="capital of France", documents=scored_docs)["answers"] if a.data]
     normalized = {d.id: r for d, r in zip(scored_docs, normalized_retriever_scores([2.0, 14.0, 6.0]), strict=True)}
     for a in answers:
@@ -124,8 +130,8 @@ def test_fused_scores_follow_the_formula_and_stay_probabilities(tiny_qa, scored_
 
 
 def test_no_answer_rule_ignores_fusion(tiny_qa, scored_docs):
-    plain = SpanBERTReader(model=str(tiny_qa), retriever_weight=0.0, no_answer_method="null_logit")
-    fused = SpanBERTReader(model=str(tiny_qa), retriever_weight=50.0, no_answer_method="null_logit")
+    plain = SpanBERTReader(model=str(tiny_qa), retriever_weight=0.0, no_answer_method="null_logit", calibrate=False)
+    fused = SpanBERTReader(model=str(tiny_qa), retriever_weight=50.0, no_answer_method="null_logit", calibrate=False)
     a = next(x for x in plain.run(query="capital", documents=scored_docs)["answers"] if x.data is None)
     b = next(x for x in fused.run(query="capital", documents=scored_docs)["answers"] if x.data is None)
     assert a.score == b.score and a.meta == b.meta
@@ -138,17 +144,17 @@ def test_stored_fusion_is_picked_up_and_init_values_win(tiny_qa, tmp_path):
     shutil.copytree(tiny_qa, folder)
     reader = SpanBERTReader(model=str(folder))
     reader.warm_up()
-    assert reader.fusion == DEFAULT_FUSION  # nothing stored: the built-in default
+    assert reader.span_reader.settings.fusion == DEFAULT_FUSION  # nothing stored: the built-in default
     write_fusion(folder, FusionSettings(7.5, "rank", True), dataset="x.json")
-    assert read_fusion(folder) == FusionSettings(7.5, "rank", True)
+    assert _entry(folder)["retriever_weight"] == 7.5 and _entry(folder)["dataset"] == "x.json"
     stored = SpanBERTReader(model=str(folder))
     stored.warm_up()
-    assert stored.fusion == FusionSettings(7.5, "rank", True)
+    assert stored.span_reader.settings.fusion == FusionSettings(7.5, "rank", True)
     explicit = SpanBERTReader(model=str(folder), retriever_weight=0.0, aggregate_answers=False)
     explicit.warm_up()
-    assert explicit.fusion == FusionSettings(0.0, "rank", False)
+    assert explicit.span_reader.settings.fusion == FusionSettings(0.0, "rank", False)
     (folder / "fusion.json").write_text(json.dumps({"retriever_weight": "heavy"}))
-    assert read_fusion(folder) is None  # a bad file is ignored with a warning
+    assert stored_fusion(folder) == DEFAULT_FUSION  # a bad file is ignored with a warning
 
 
 def test_fusion_parameters_serialise_and_validate(tiny_qa):
@@ -159,7 +165,7 @@ def test_fusion_parameters_serialise_and_validate(tiny_qa):
         (2.5, "max", True)
     again = SpanBERTReader.from_dict(reader.to_dict())
     again.warm_up()
-    assert again.fusion == FusionSettings(2.5, "max", True)
+    assert again.span_reader.settings.fusion == FusionSettings(2.5, "max", True)
     for bad in ({"retriever_weight": -1}, {"retriever_normalization": "zscore"}, {"aggregate_answers": "on"}):
         with pytest.raises(ValueError):
             SpanBERTReader(model=str(tiny_qa), **bad)
@@ -171,9 +177,11 @@ def test_fusion_weight_from_pipeline_yaml_variable(tiny_qa):
     pipeline = load_pipeline("inmemory_qa", {"SPANBERT_MODEL": str(tiny_qa), "RETRIEVER_WEIGHT": 1.5,
                                              "AGGREGATE_ANSWERS": "true"})
     reader = pipeline.get_component("reader")
-    assert reader.retriever_weight == 1.5 and reader.aggregate_answers is True
+    scoring = reader.span_reader.scoring
+    assert scoring.retriever_weight == 1.5 and scoring.aggregate_answers is True
     default = load_pipeline("inmemory_qa", {"SPANBERT_MODEL": str(tiny_qa)}).get_component("reader")
-    assert default.retriever_weight is None and default.aggregate_answers is None
+    scoring = default.span_reader.scoring
+    assert scoring.retriever_weight is None and scoring.aggregate_answers is None
 
 
 def test_fusion_profiles_are_stored_side_by_side_and_looked_up_in_order(tmp_path):
@@ -189,19 +197,19 @@ def test_fusion_profiles_are_stored_side_by_side_and_looked_up_in_order(tmp_path
     record = json.loads((tmp_path / "fusion.json").read_text())
     assert record["retriever_weight"] == 5.0 and set(record["profiles"]) == {"hybrid", "custom"}
     assert record["profiles"]["hybrid"]["pipeline"] == "inmemory_hybrid_qa"
-    assert (read_fusion(tmp_path), read_fusion(tmp_path, "hybrid"), read_fusion(tmp_path, "custom")) == \
+    assert (stored_fusion(tmp_path), stored_fusion(tmp_path, "hybrid"), stored_fusion(tmp_path, "custom")) == \
         (FusionSettings(5.0), hybrid, custom)
-    assert read_fusion(tmp_path, "other") is None and stored_fusion(tmp_path, "other") == FusionSettings(5.0)
+    assert _entry(tmp_path, "other") is None and stored_fusion(tmp_path, "other") == FusionSettings(5.0)
     with pytest.raises(ValueError, match="fusion_profile"):
-        read_fusion(tmp_path, "../x")
+        stored_fusion(tmp_path, "../x")
 
 
 def test_profile_only_file_and_broken_profile_fall_back(tmp_path):
     (tmp_path / "fusion.json").write_text(json.dumps({"profiles": {"hybrid": {"retriever_weight": 9},
                                                                    "bad": {"retriever_weight": -2}}}))
-    assert read_fusion(tmp_path) is None and stored_fusion(tmp_path) == DEFAULT_FUSION
+    assert stored_fusion(tmp_path) == DEFAULT_FUSION
     assert stored_fusion(tmp_path, "hybrid") == FusionSettings(9.0)
-    assert read_fusion(tmp_path, "bad") is None and stored_fusion(tmp_path, "bad") == DEFAULT_FUSION
+    assert stored_fusion(tmp_path, "bad") == DEFAULT_FUSION
 
 
 def test_reader_fusion_profile_picks_its_entry_and_serialises(tiny_qa, tmp_path):
@@ -215,13 +223,13 @@ def test_reader_fusion_profile_picks_its_entry_and_serialises(tiny_qa, tmp_path)
     assert reader.to_dict()["init_parameters"]["fusion_profile"] == "hybrid"
     again = SpanBERTReader.from_dict(reader.to_dict())
     again.warm_up()
-    assert again.fusion == FusionSettings(12.0, "minmax", False)
+    assert again.span_reader.settings.fusion == FusionSettings(12.0, "minmax", False)
     plain = SpanBERTReader(model=str(folder))
     plain.warm_up()
-    assert plain.fusion == FusionSettings(2.0, "minmax", True)
+    assert plain.span_reader.settings.fusion == FusionSettings(2.0, "minmax", True)
     explicit = SpanBERTReader(model=str(folder), fusion_profile="hybrid", retriever_weight=1.0)
     explicit.warm_up()
-    assert explicit.fusion.retriever_weight == 1.0  # init values still win over any stored entry
+    assert explicit.span_reader.settings.fusion.retriever_weight == 1.0  # init values still win over any stored entry
     for bad in ("", "a b", 3):
         with pytest.raises(ValueError, match="fusion_profile"):
             SpanBERTReader(model=str(folder), fusion_profile=bad)

@@ -48,9 +48,14 @@ def test_run_returns_sorted_answers_with_consistent_offsets(reader):
     assert all(isinstance(a, ExtractedAnswer) for a in answers)
     spans = [a for a in answers if a.data is not None]
     assert len(spans) == 5 and sum(a.data is None for a in answers) == 1
-    assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
+    assert [a.score for a in spans] == sorted((a.score for a in spans), reverse=True)
+    null = next(a for a in answers if a.data is None)  # placed by the abstention rule: first, or after the best
+    assert answers.index(null) == (0 if null.meta["abstained"] else 1)
     assert all(0.0 <= a.score <= 1.0 for a in answers)
     _check_offsets(answers)
+    plain = SpanBERTReader(model=reader.model, top_k=5, calibrate=False)  # TER's scores: all sorted by score
+    answers = plain.run(query="What is the capital of France?", documents=DOCS)["answers"]
+    assert [a.score for a in answers] == sorted((a.score for a in answers), reverse=True)
 
 
 def test_page_number_meta(reader):
@@ -63,14 +68,16 @@ def test_page_number_meta(reader):
 def test_zero_overrides_are_honoured(reader):
     assert reader.run(query="capital?", documents=DOCS, top_k=0, no_answer=False)["answers"] == []
     only_null = reader.run(query="capital?", documents=DOCS, top_k=0)["answers"]
-    assert len(only_null) == 1 and only_null[0].data is None and only_null[0].score == 1.0
+    assert len(only_null) == 1 and only_null[0].data is None  # the no-answer's score does not depend on top_k:
+    best = reader.run(query="capital?", documents=DOCS, top_k=1)["answers"]
+    assert only_null[0].score == next(a.score for a in best if a.data is None)
     all_answers = reader.run(query="capital?", documents=DOCS, score_threshold=0.0)["answers"]
     assert len(all_answers) == 6
 
 
 def test_max_answer_length_limits_tokens(reader):
     answers = reader.run(query="capital?", documents=DOCS, max_answer_length=1, top_k=10, no_answer=False)
-    tokenizer = reader._engine.window_tokenizer
+    tokenizer = reader.span_reader.engine.window_tokenizer
     for a in answers["answers"]:
         assert len(tokenizer.tokenize([a.data])[0].ids) == 1
 
@@ -190,21 +197,22 @@ def test_null_threshold_file_and_null_logit_method(tmp_path):
     folder = make_qa_checkpoint(tmp_path / "m")
     plain = SpanBERTReader(model=str(folder))
     plain.warm_up()
-    assert plain._resolved_null_method == "estimate"
+    assert plain.span_reader.settings.no_answer_method == "estimate"
     write_null_threshold(folder, -2.5)
     tuned = SpanBERTReader(model=str(folder))
     tuned.warm_up()
-    assert tuned._resolved_null_method == "null_logit" and tuned._resolved_null_threshold == -2.5
+    settings = tuned.span_reader.settings
+    assert settings.no_answer_method == "null_logit" and settings.null_threshold == -2.5
     answers = tuned.run(query="capital?", documents=DOCS)["answers"]
     null = next(a for a in answers if a.data is None)
     best = max(a.meta["logit"] for a in answers if a.data is not None)
-    assert null.meta["method"] == "null_logit"
+    assert null.meta["method"] == "calibrated" and null.meta["null_rule"] == "null_logit"
     assert null.meta["predicted"] == (null.meta["null_logit"] - best > -2.5)
     # the no-answer is ranked first exactly when it is predicted
     assert (answers[0].data is None) == null.meta["predicted"]
     explicit = SpanBERTReader(model=str(folder), null_threshold=100.0)
     explicit.warm_up()
-    assert explicit._resolved_null_threshold == 100.0
+    assert explicit.span_reader.settings.null_threshold == 100.0
     assert json.loads((folder / "null_threshold.json").read_text())["null_threshold"] == -2.5
 
 
@@ -227,7 +235,7 @@ def test_span_head_stays_fp32_when_the_encoder_runs_in_bf16(tiny_qa):
 
     reader = SpanBERTReader(model=str(tiny_qa), precision="bf16")
     reader.warm_up()
-    model = reader.engine.model
+    model = reader.span_reader.model
     assert model.qa_outputs.weight.dtype == torch.float32 and model.qa_outputs.bias.dtype == torch.float32
     assert model.bert.embeddings.word_embeddings.weight.dtype == torch.bfloat16
     answers = reader.run(query="what?", documents=[Document(content="a b c d e f")])["answers"]
@@ -237,3 +245,31 @@ def test_span_head_stays_fp32_when_the_encoder_runs_in_bf16(tiny_qa):
 def test_telemetry_data_names_the_model_like_transformers_reader(tiny_qa):
     reader = SpanBERTReader(model=str(tiny_qa))
     assert reader._get_telemetry_data() == {"model": str(tiny_qa)}
+
+
+def test_the_component_is_a_thin_layer_over_the_haystack_free_reader(tiny_qa):
+    from spanbert_reader.inference.reader import SpanReader
+
+    docs = [Document(content=text, score=score) for text, score in
+            (("Paris is the capital of France.", 3.0), ("Berlin is the capital of Germany.", 1.0))]
+    component = SpanBERTReader(model=str(tiny_qa), top_k=3, retriever_weight=2.0)
+    haystack_answers = component.run(query="capital?", documents=docs)["answers"]
+    core = SpanReader(str(tiny_qa), scoring=component.span_reader.scoring)
+    plain = core.answer(["capital?"], [[d.content for d in docs]], [[d.score for d in docs]], top_k=3)[0]
+    assert [(a.data, round(a.score, 9)) for a in haystack_answers] == [(a.text, round(a.score, 9)) for a in plain]
+    for extracted, answer in zip(haystack_answers, plain, strict=True):
+        if answer.text is not None:
+            assert extracted.document is docs[answer.passage]
+            assert (extracted.document_offset.start, extracted.document_offset.end) == (answer.start, answer.end)
+            assert extracted.meta["passage_rank"] == answer.passage + 1
+    assert component.fusion_profile is None and component.batch_size == 32  # init values stay readable
+    with pytest.raises(AttributeError):
+        component.no_such_parameter  # noqa: B018
+
+
+def test_model_cannot_change_once_loaded(tiny_qa, tmp_path):
+    reader = SpanBERTReader(model="somewhere/else")
+    reader.model = str(tiny_qa)  # before loading (the CLI's demo fallback does this)
+    reader.warm_up()
+    with pytest.raises(RuntimeError, match="cannot change"):
+        reader.model = str(tmp_path)

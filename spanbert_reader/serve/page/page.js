@@ -56,11 +56,11 @@ function card(answer, position) {
   bar.setAttribute("aria-valuemin", "0");
   bar.setAttribute("aria-valuemax", "100");
   bar.setAttribute("aria-valuenow", String(Math.round(answer.score * 100)));
-  bar.setAttribute("aria-label", "Confidence");
+  bar.setAttribute("aria-label", "Chance the answer is right");
   const fill = element("span", answer.score < 0.5 ? "low" : "");
   fill.style.width = percent(answer.score);
   bar.append(fill);
-  confidence.append(bar, element("span", "score", `Confidence ${percent(answer.score)}`));
+  confidence.append(bar, element("span", "score", `${percent(answer.score)} chance right`));
   article.append(confidence);
 
   article.append(highlighted(answer));
@@ -77,13 +77,13 @@ function render(payload) {
   results.replaceChildren();
   const answers = payload.answers || [];
   const spans = answers.filter((a) => !a.no_answer && a.answer !== null);
-  const abstained = spans.length === 0 || (answers.length > 0 && answers[0].no_answer);
+  const abstained = Boolean(payload.not_found) || spans.length === 0;
   if (abstained) {
     const box = element("div", "not-found");
     box.setAttribute("role", "alert");
     box.append(element("h2", "", "Not found in your documents"));
     box.append(element("p", "", spans.length
-      ? "The reader is not confident that any retrieved passage answers this question."
+      ? `The best guess below has a ${percent(spans[0].score)} chance of being right.`
       : "No passage of the indexed documents answers this question."));
     results.append(box);
     if (spans.length) results.append(element("h2", "guesses", "Best guesses"));

@@ -1,5 +1,5 @@
-"""From decoded spans to ranked answers: score fusion with the retriever, same-text aggregation, the
-no-answer rule, and the small files stored beside a checkpoint (``null_threshold.json``, ``fusion.json``).
+"""From decoded spans to ranked answers: score fusion with the retriever, same-text aggregation, and the
+no-answer rule. :func:`rerank` is the one ranking path (the reader, evaluation at every ``k``, fusion tuning).
 
 Haystack-free: passages are strings, retriever scores are floats (``None`` when a passage has none).
 
@@ -24,9 +24,7 @@ without a retriever) there is no bonus at all. ``retriever_weight = 0`` reproduc
 non-overlapping spans of one passage) are merged into the best of them, with ranking logit
 ``logsumexp(fused logits)`` — the sum of their probabilities under a softmax over spans.
 
-**Stored settings.** ``fusion.json`` beside a checkpoint holds tuned values: a main entry (tuned with BM25)
-and optional named profiles (``"profiles": {"hybrid": {...}}``) for retrievers whose scores are shaped
-differently; a reader's ``fusion_profile`` picks one (see :func:`stored_fusion` for the lookup order).
+**Stored settings.** Tuned values live beside a checkpoint (:mod:`spanbert_reader.inference.side_files`).
 
 **No-answer.** The SQuAD 2.0 rule compares the null logit with the best *reader-only* span logit, so fusion and
 aggregation rerank answers without moving the tuned no-answer threshold.
@@ -34,44 +32,22 @@ aggregation rerank answers without moving the tuned no-answer threshold.
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spanbert_reader.data.text import normalize_answer
 from spanbert_reader.inference.decoding import CharSpan, overlap_fraction_exceeds
+from spanbert_reader.inference.settings import (  # noqa: F401 (FusionSettings, check_fusion_profile re-exported)
+    FusionSettings,
+    RankSettings,
+    check_fusion_profile,
+)
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from spanbert_reader.inference.engine import QueryPrediction
 
-NULL_THRESHOLD_FILE = "null_threshold.json"
-FUSION_FILE = "fusion.json"
-NORMALIZATIONS = ("minmax", "max", "rank", "raw")
-
-
-@dataclass(frozen=True)
-class FusionSettings:
-    """How retriever scores and same-text answers change the ranking (see the module docstring)."""
-
-    retriever_weight: float = 0.0
-    normalization: str = "minmax"
-    aggregate: bool = False
-
-    def __post_init__(self) -> None:
-        weight = self.retriever_weight
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"retriever_weight must be a finite number >= 0, got {weight!r}")
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"retriever_normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
-        if not isinstance(self.aggregate, bool):
-            raise ValueError(f"aggregate_answers must be True or False, got {self.aggregate!r}")
-
-    @property
-    def active(self) -> bool:
-        return self.retriever_weight > 0 or self.aggregate
 
 
 # Built-in defaults for checkpoints without stored settings, measured with the demo reader (BENCHMARKS.md,
@@ -82,24 +58,25 @@ PROFILE_DEFAULTS: dict[str, FusionSettings] = {
 }
 
 
-def _usable(score: Any) -> bool:
+def usable_number(score: Any) -> bool:
+    """A finite int or float (not a bool)."""
     return isinstance(score, int | float) and not isinstance(score, bool) and math.isfinite(score)
 
 
 def normalized_retriever_scores(scores: Sequence[float | None], normalization: str = "minmax"
                                 ) -> list[float] | None:
     """Per-query retriever scores mapped to [0, 1] (1 = best); None when no passage has a score."""
-    present = [float(s) for s in scores if _usable(s)]
+    present = [float(s) for s in scores if usable_number(s)]
     if not present:
         return None
     top, bottom = max(present), min(present)
     result: list[float] = []
     if normalization == "rank":
-        order = sorted((i for i, s in enumerate(scores) if _usable(s)), key=lambda i: -float(scores[i]))
+        order = sorted((i for i, s in enumerate(scores) if usable_number(s)), key=lambda i: -float(scores[i]))
         ranks = {i: r for r, i in enumerate(order, start=1)}
         return [1.0 / ranks[i] if i in ranks else 0.0 for i in range(len(scores))]
     for s in scores:
-        if not _usable(s):
+        if not usable_number(s):
             result.append(0.0)
         elif normalization == "minmax":
             result.append(1.0 if top == bottom else (float(s) - bottom) / (top - bottom))
@@ -213,118 +190,16 @@ def no_answer(method: str, null_logit: float | None, best_logit: float | None, n
     return NoAnswer(score, {"method": "estimate"})
 
 
-# ----------------------------------------------------------------------------- files beside a checkpoint
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        logger.warning("Ignoring %s: not readable JSON (%s)", path, exc)
-        return None
-    if not isinstance(data, dict):
-        logger.warning("Ignoring %s: expected a JSON object", path)
-        return None
-    return data
 
 
-def _write_json(folder: str | Path, name: str, record: dict[str, Any]) -> Path:
-    path = Path(folder) / name
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def read_null_threshold(folder: str | Path) -> float | None:
-    """The no-answer threshold stored in a checkpoint folder by evaluation or training, if any."""
-    path = Path(folder) / NULL_THRESHOLD_FILE
-    data = _read_json(path)
-    if data is None:
-        return None
-    value = data.get("null_threshold")
-    if not _usable(value):
-        logger.warning('Ignoring %s: expected {"null_threshold": <number>}', path)
-        return None
-    return float(value)
-
-
-def write_null_threshold(folder: str | Path, threshold: float, **details: Any) -> Path:
-    """Store a tuned no-answer threshold next to a checkpoint; the reader picks it up at warm-up."""
-    return _write_json(folder, NULL_THRESHOLD_FILE, {"null_threshold": float(threshold), **details})
-
-
-def _fusion_entry(data: dict[str, Any], path: Path, label: str) -> FusionSettings | None:
-    try:
-        return FusionSettings(retriever_weight=data["retriever_weight"],
-                              normalization=data.get("retriever_normalization", "minmax"),
-                              aggregate=data.get("aggregate_answers", False))
-    except (KeyError, TypeError, ValueError) as exc:
-        logger.warning("Ignoring %s of %s: %s", label, path, exc)
-        return None
-
-
-def check_fusion_profile(profile: str | None) -> None:
-    """Raise ValueError unless ``profile`` is None or a non-empty name of letters, digits, ``-`` and ``_``."""
-    if profile is None:
-        return
-    if not isinstance(profile, str) or not profile or not all(c.isalnum() or c in "-_" for c in profile):
-        raise ValueError(f"fusion_profile must be None or a name of letters, digits, '-' and '_', got {profile!r}")
-
-
-def _select_fusion(data: dict[str, Any] | None, path: Path, profile: str | None) -> FusionSettings | None:
-    """The main entry (``profile`` None) or the named profile's entry of a loaded ``fusion.json``, if usable."""
-    if data is None:
-        return None
-    if profile is None:
-        if "retriever_weight" not in data and "profiles" not in data:
-            logger.warning('Ignoring %s: expected {"retriever_weight": <number>, ...} and/or {"profiles": {...}}', path)
-            return None
-        return _fusion_entry(data, path, "the main entry") if "retriever_weight" in data else None
-    profiles = data.get("profiles")
-    entry = profiles.get(profile) if isinstance(profiles, dict) else None
-    if entry is None:
-        return None
-    if not isinstance(entry, dict):
-        logger.warning("Ignoring profile %r of %s: expected a JSON object", profile, path)
-        return None
-    return _fusion_entry(entry, path, f"profile {profile!r}")
-
-
-def read_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings | None:
-    """Fusion settings stored beside a checkpoint by ``spanbert-qa eval --tune-fusion``, if any: the main entry
-    of ``fusion.json``, or with ``profile`` that profile's entry (under ``"profiles"``)."""
-    check_fusion_profile(profile)
-    path = Path(folder) / FUSION_FILE
-    return _select_fusion(_read_json(path), path, profile)
-
-
-def stored_fusion(folder: str | Path, profile: str | None = None) -> FusionSettings:
-    """The fusion settings a reader uses when its init parameters leave them open, first found of: the
-    profile's entry in ``fusion.json``; the built-in default of that profile; the main entry of ``fusion.json``;
-    the built-in main default. (A profile's own values win over values tuned for another retriever.)"""
-    check_fusion_profile(profile)
-    path = Path(folder) / FUSION_FILE
-    data = _read_json(path)  # read once: a broken file is warned about once
-    if profile is not None:
-        found = _select_fusion(data, path, profile) or PROFILE_DEFAULTS.get(profile)
-        if found is not None:
-            return found
-    return _select_fusion(data, path, None) or DEFAULT_FUSION
-
-
-def write_fusion(folder: str | Path, fusion: FusionSettings, profile: str | None = None, **details: Any) -> Path:
-    """Store tuned fusion settings next to a checkpoint (the main entry, or ``profile``'s entry; the other
-    entries of an existing ``fusion.json`` are kept); the reader picks them up at warm-up."""
-    check_fusion_profile(profile)
-    path = Path(folder) / FUSION_FILE
-    entry = {"retriever_weight": fusion.retriever_weight, "retriever_normalization": fusion.normalization,
-             "aggregate_answers": fusion.aggregate, **details}
-    existing = _read_json(path) or {}
-    profiles = existing.get("profiles") if isinstance(existing.get("profiles"), dict) else {}
-    if profile is None:
-        record = dict(entry)
-    else:
-        record = {k: v for k, v in existing.items() if k != "profiles"}
-        profiles = {**profiles, profile: entry}
-    if profiles:
-        record["profiles"] = profiles
-    return _write_json(folder, FUSION_FILE, record)
+def rerank(prediction: QueryPrediction, settings: RankSettings | None, k: int | None = None,
+           top_k: int | None = None) -> QueryPrediction:
+    """``prediction`` ranked from its reader logits under ``settings`` (fusion, overlap, aggregation), reading
+    only its first ``k`` passages (all when None; retriever scores are normalised over those ``k``), keeping at
+    most ``top_k`` answers. ``settings=None`` ranks by the reader logits alone, keeping overlapping spans."""
+    first = prediction if k is None else prediction.first(k)
+    settings = settings or RankSettings(FusionSettings(), overlap_threshold=None)
+    fusion = settings.fusion
+    spans = rank_answers(first.spans, first.passages, top_k, settings.overlap_threshold,
+                         passage_bonus(first.retriever_scores, fusion), fusion.aggregate)
+    return replace(first, spans=spans)

@@ -10,17 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spanbert_reader.app.errors import AppError
-from spanbert_reader.app.qa import build_qa_pipeline
-from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.app.qa import build_qa_pipeline, question_inputs, reader_of
+from spanbert_reader.app.settings import DEFAULT_EVAL_KS, DEFAULT_TOP_K, AppSettings
 from spanbert_reader.app.stores import document_stores
-from spanbert_reader.evaluation.odqa import (
-    EvalResult,
-    context_documents,
-    evaluate,
-    retrieval_function,
-    split_reader,
-    write_outputs,
-)
+from spanbert_reader.evaluation.reading import EvalResult, context_documents, evaluate
+from spanbert_reader.evaluation.reporting import write_outputs
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +24,15 @@ class EvalOptions:
     """What ``spanbert-qa eval`` was asked to do, beyond the pipeline settings."""
 
     dataset: str
-    ks: Sequence[int] = (1, 5, 10, 20)
-    top_n: int = 5
+    ks: Sequence[int] = DEFAULT_EVAL_KS
+    top_n: int = DEFAULT_TOP_K  # answers per question (--top-k)
     output: str | None = None
     limit: int | None = None
     distractors: Sequence[str] | None = None
     batch_size: int | None = None
     retriever_weight: float | None = None
     tune_fusion: bool = False
+    tune_calibration: bool = False
     tune_null_threshold: bool = False
     keep_index: bool = False
     progress: bool = True
@@ -54,12 +49,38 @@ class EvalRun:
     fusion_profile: str | None = None  # the reader's fusion profile: which fusion.json entry tuning writes
 
 
+def retrieval_function(pipeline, progress: bool = True):
+    """Run a retrieval-only pipeline per question; returns ``retrieve(queries, k)`` giving the retrieved Documents
+    of each query, best first."""
+    from tqdm.auto import tqdm
+
+    def retrieve(queries: list[str], k: int) -> list:
+        results = []
+        for query in tqdm(queries, desc="Retrieving", unit="question", disable=not progress):
+            output = pipeline.run(question_inputs(pipeline, query, retriever_top_k=k))
+            docs = next((v["documents"] for v in output.values() if isinstance(v, dict) and "documents" in v), [])
+            results.append(list(docs)[:k])
+        return results
+
+    return retrieve
+
+
+def split_reader(pipeline):
+    """Remove the SpanBERTReader from a QA pipeline; return (retrieval-only pipeline, the component)."""
+    name = reader_of(pipeline)
+    if name is None:
+        raise AppError("the pipeline has no SpanBERTReader component to evaluate")
+    component = pipeline.get_component(name)
+    pipeline.remove_component(name)
+    return pipeline, component
+
+
 def check_options(options: EvalOptions) -> None:
     """Raise AppError for options that cannot work, before any work is done."""
     if not options.ks or min(options.ks) < 1:
         raise AppError("--retriever-top-k values must be at least 1.")
     if options.top_n < 1:
-        raise AppError("--top-n must be at least 1.")
+        raise AppError("--top-k must be at least 1.")
     if options.limit is not None and options.limit < 1:
         raise AppError(f"--limit must be at least 1, got {options.limit}.")
     if options.batch_size is not None and options.batch_size < 1:
@@ -101,7 +122,7 @@ def _tuned_scores(metrics: dict) -> dict[str, dict[str, float]]:
 
 
 def _store_tuned(run: EvalRun, options: EvalOptions, model: str) -> None:
-    from spanbert_reader.inference.answers import write_fusion, write_null_threshold
+    from spanbert_reader.inference.side_files import write_calibration, write_fusion, write_null_threshold
 
     local = Path(model).expanduser()
     target = local if local.is_dir() else run.output
@@ -116,6 +137,13 @@ def _store_tuned(run: EvalRun, options: EvalOptions, model: str) -> None:
         entry = f"profile '{run.fusion_profile}'" if run.fusion_profile else "main entry"
         run.notes.append(f"Stored fusion settings ({entry}: retriever weight {best.retriever_weight:g}, aggregation "
                          f"{'on' if best.aggregate else 'off'}) in {path}{note}")
+    if result.tuned_calibration is not None:
+        path = write_calibration(target, result.tuned_calibration, profile=run.fusion_profile)
+        held_out = result.metrics["calibration"]["per_k"].get("all", {}).get("both", {}).get("calibrated", {})
+        figures = ", ".join(f"{name} {held_out[name]:.3f}" for name in ("ece", "auroc")
+                            if held_out.get(name) is not None)
+        run.notes.append(f"Stored the calibration (abstain below {result.tuned_calibration.abstain_threshold:.2f}; "
+                         f"held-out {figures or 'figures: too few questions'}) in {path}{note}")
     if options.tune_null_threshold:
         tuned = result.metrics.get("oracle_null_threshold", {})
         if "best_f1_thresh" not in tuned:
@@ -150,7 +178,6 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
         raise AppError(f"Dataset {options.dataset} has no usable questions.")
     if not settings.index:  # never write the dataset into the user's index by accident
         settings = settings.with_(index=f"spanbert-eval-{uuid.uuid4().hex[:8]}")
-    settings = settings.with_(top_k=options.top_n, retriever_top_k=ks[-1])
     fresh = InMemoryDocumentStore(index=f"eval-{uuid.uuid4().hex[:8]}")
     reader_values = {"RETRIEVER_WEIGHT": options.retriever_weight, "READER_BATCH_SIZE": options.batch_size}
     built = build_qa_pipeline(settings, memory_store=fresh, require_documents=False,
@@ -174,8 +201,12 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
         documents, gold = _embed(documents, gold, settings, options.progress)
     store.write_documents(documents, policy=DuplicatePolicy.OVERWRITE)
     try:
-        result = evaluate(dataset, reader, retrieval_function(retrieval, options.progress), gold, ks,
-                          top_n=options.top_n, progress=options.progress, tune_fusion=options.tune_fusion)
+        span_reader = reader.span_reader
+        span_reader.load()
+        setup = {**span_reader.sources, "pipeline": built.name, "dataset": str(options.dataset)}
+        result = evaluate(dataset, span_reader, retrieval_function(retrieval, options.progress), gold, ks,
+                          top_n=options.top_n, progress=options.progress, tune_fusion=options.tune_fusion,
+                          tune_calibration=options.tune_calibration, setup=setup)
     finally:
         if server_index and not options.keep_index:
             try:
@@ -184,6 +215,6 @@ def run_evaluation(settings: AppSettings, options: EvalOptions) -> EvalRun:
                 logger.warning("could not delete index %s: %s", settings.index_name, exc)
     output = Path(options.output or f"eval-{Path(options.dataset).stem}")
     write_outputs(result, output, run_name=f"{Path(options.dataset).name} / {built.name}")
-    run = EvalRun(result, output, built.name, built.notes, getattr(reader, "fusion_profile", None))
+    run = EvalRun(result, output, built.name, built.notes, reader.span_reader.scoring.fusion_profile)
     _store_tuned(run, options, built.model)
     return run

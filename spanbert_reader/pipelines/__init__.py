@@ -1,7 +1,0 @@
-"""The bundled Haystack pipeline YAMLs (this folder's ``*.yml``, package data) and, kept for the README's import
-since 0.1, the loader ``from spanbert_reader.pipelines import load_pipeline`` (it lives in
-:mod:`spanbert_reader.app.pipelines`)."""
-
-from spanbert_reader.app.pipelines import PipelineError, list_pipelines, load_pipeline
-
-__all__ = ["PipelineError", "list_pipelines", "load_pipeline"]
