@@ -28,6 +28,17 @@ def minilm_qa(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_model():
+    """The bundled demo reader (skips when this checkout lacks it)."""
+    from spanbert_reader.app.settings import demo_model_path
+
+    path = demo_model_path()
+    if path is None:
+        pytest.skip("the bundled demo reader is not in this checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
 def elasticsearch_url():
     """A real Elasticsearch: ``$ELASTICSEARCH_URL`` when set, else the embedded node of tests/elasticsearch_node
     (built with Maven, run with Java). Without Java/Maven the tests that need it skip, saying so; with

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.app.settings import AppSettings, redact_url
 from spanbert_reader.app.stores import StoreError, document_stores
 
 
@@ -26,14 +26,15 @@ def check_elasticsearch(url: str, index: str | None = None, must_exist: bool = F
             client = Elasticsearch(url, **options)
             client.info()
         except Exception as exc:  # bad URL, connection refused, DNS, TLS, auth ...
-            raise StoreError(f"Elasticsearch at {url} is unreachable ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'no reply'}).") from exc
+            detail = str(exc).splitlines()[0] if str(exc) else "no reply"
+            raise StoreError(f"Elasticsearch at {redact_url(url)} is unreachable ({type(exc).__name__}: "
+                             f"{detail.replace(url, redact_url(url))}).") from None
         if must_exist and index:
             hint = (f"run `spanbert-qa index PATH... --store elasticsearch --index {index}` first.")
             if not client.indices.exists(index=index):
-                raise StoreError(f"Elasticsearch at {url} has no index '{index}': {hint}")
+                raise StoreError(f"Elasticsearch at {redact_url(url)} has no index '{index}': {hint}")
             if client.count(index=index)["count"] == 0:
-                raise StoreError(f"The Elasticsearch index '{index}' at {url} is empty: {hint}")
+                raise StoreError(f"The Elasticsearch index '{index}' at {redact_url(url)} is empty: {hint}")
     finally:
         transport_logger.setLevel(level)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from spanbert_reader.app.elasticsearch import check_elasticsearch_stores, elasticsearch_documents
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.pipelines import load_pipeline
-from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.app.settings import AppSettings, redact_url
 from spanbert_reader.app.stores import (
     IndexLock,
     document_stores,
@@ -83,7 +83,7 @@ def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, em
         if store is not None:
             report.store = str(save_memory_store(store, settings.index_name, settings.data_dir))
         else:
-            report.store = f"{settings.elasticsearch_url} index '{settings.index_name}'"
+            report.store = f"{redact_url(settings.elasticsearch_url)} index '{settings.index_name}'"
     return report
 
 

@@ -135,8 +135,13 @@ def check_allowed(data: dict[str, Any], text: str, source: str, extra_allowed: I
 
 
 def parse_pipeline_yaml(text: str, source: str) -> dict[str, Any]:
-    """Parse YAML with a message that names the file and line on errors."""
+    """Parse YAML with a message that names the file and line on errors. Aliases (``*name``) are refused before
+    anything is built: a few lines of nested aliases expand to billions of nodes ("billion laughs")."""
     try:
+        for token in yaml.scan(text):
+            if isinstance(token, yaml.AliasToken):
+                raise PipelineError(f"{source}, line {token.start_mark.line + 1}: YAML aliases (*{token.value}) are "
+                                    "not allowed in pipeline files; write the value out.")
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

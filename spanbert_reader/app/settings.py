@@ -98,6 +98,21 @@ class AppSettings:
         return values
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any password (``user:password@``) replaced by ``***``, for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}" if user else f"***@{host}"))
+
+
 def demo_model_path() -> Path | None:
     """The bundled demo reader (all-MiniLM-L6-v2 fine-tuned on SQuAD 1.1 data), if this install has it."""
     from importlib.resources import files

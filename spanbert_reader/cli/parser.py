@@ -93,6 +93,8 @@ def _training_args(parser: argparse.ArgumentParser, config_class) -> None:
     parser.add_argument("--gradient-checkpointing", action="store_true", default=None,
                         help="recompute activations in the backward pass (less memory, slower)")
     parser.add_argument("--cpu", action="store_true", default=None, help="train on the CPU even when a GPU is present")
+    parser.add_argument("--overwrite", action="store_true", default=None,
+                        help="allow --output to be the --model folder (the checkpoint is replaced)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bars")
 
 

@@ -130,6 +130,16 @@ def _calibration_lines(report: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _unit_square(axis, xlabel: str, ylabel: str, title: str) -> None:
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.legend(fontsize=7)
+    axis.grid(alpha=0.3)
+
+
 def plot(metrics: dict[str, Any], path: Path, title: str = "") -> None:
     """EM and F1 (fused and reader-only), retriever and answer recall against k; with a calibration report also
     its reliability diagram and risk-coverage curve (skipped, with a warning, without the eval extra)."""
@@ -178,13 +188,8 @@ def plot(metrics: dict[str, Any], path: Path, title: str = "") -> None:
         for name, style in (("calibrated", "-o"), ("uncalibrated", ":s")):
             rows = calibration["reliability"][name]
             diagram.plot([r[3] for r in rows], [r[4] for r in rows], style, label=f"{name} score")
-        diagram.set_xlabel("score of the best answer")
-        diagram.set_ylabel("share that is an exact match")
-        diagram.set_title("Reliability (held-out half, gold present + removed)")
-        diagram.set_xlim(0, 1)
-        diagram.set_ylim(0, 1)
-        diagram.legend(fontsize=7)
-        diagram.grid(alpha=0.3)
+        _unit_square(diagram, "score of the best answer", "share that is an exact match",
+                     "Reliability (held-out half, gold present + removed)")
         curve = axes[0][2]
         for name, style in (("calibrated", "-"), ("uncalibrated", ":")):
             points = calibration["risk_coverage"][name]
@@ -193,13 +198,7 @@ def plot(metrics: dict[str, Any], path: Path, title: str = "") -> None:
         if threshold["coverage"] is not None and threshold["precision"] is not None:
             curve.plot([threshold["coverage"]], [threshold["precision"]], "o", color="black",
                        label=f"abstain below {threshold['threshold']:.2f}")
-        curve.set_xlabel("share of questions answered (coverage)")
-        curve.set_ylabel("precision (exact match)")
-        curve.set_title("Risk-coverage")
-        curve.set_xlim(0, 1)
-        curve.set_ylim(0, 1)
-        curve.legend(fontsize=7)
-        curve.grid(alpha=0.3)
+        _unit_square(curve, "share of questions answered (coverage)", "precision (exact match)", "Risk-coverage")
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()

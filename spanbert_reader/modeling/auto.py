@@ -57,7 +57,8 @@ class TransformersQA(nn.Module):
 
         folder = resolve_checkpoint(path_or_id, token=token)
         try:
-            model, info = AutoModelForQuestionAnswering.from_pretrained(str(folder), output_loading_info=True)
+            model, info = AutoModelForQuestionAnswering.from_pretrained(str(folder), output_loading_info=True,
+                                                                        trust_remote_code=False)
         except Exception as exc:  # unknown architecture, damaged weights, ...
             raise CheckpointError(f"transformers cannot load the QA checkpoint at '{folder}' "
                                   f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}).") from exc
@@ -86,12 +87,28 @@ class TransformersQA(nn.Module):
         return SpanLogits(output.start_logits.float().contiguous(), output.end_logits.float().contiguous())
 
 
+def refuse_remote_code(folder: Path) -> None:
+    """CheckpointError when the checkpoint's config or tokenizer config asks for its own Python code
+    (``auto_map``): such code would run on load, so it is never loaded, whatever standard input says."""
+    for name in ("config.json", "tokenizer_config.json"):
+        path = folder / name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue  # the loaders report a damaged file themselves
+        if isinstance(data, dict) and data.get("auto_map"):
+            raise CheckpointError(f"'{path}' has an auto_map: the checkpoint wants to run its own Python code "
+                                  "(custom model classes), which spanbert-reader never does. Use a checkpoint of a "
+                                  "standard architecture.")
+
+
 def load_qa_model(path_or_id: str | os.PathLike, *, token: str | None = None, require_qa_head: bool = False
                   ) -> nn.Module:
     """The in-repo SpanBERT for BERT-architecture checkpoints, else the ``transformers`` model, wrapped."""
     folder = resolve_checkpoint(path_or_id, token=token)
     if not (folder / "config.json").exists():
         raise CheckpointError(f"No config.json in '{folder}': it is not a Hugging Face checkpoint.")
+    refuse_remote_code(folder)
     if checkpoint_model_type(folder) in IN_REPO_TYPES:
         return SpanBertForQuestionAnswering.from_pretrained(str(folder), require_qa_head=require_qa_head)
     return TransformersQA.from_pretrained(folder, require_qa_head=require_qa_head)

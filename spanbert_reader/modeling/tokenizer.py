@@ -43,12 +43,14 @@ def load_tokenizer(path_or_id: str | os.PathLike, token: str | None = None,
     """
     from transformers import AutoTokenizer, BertTokenizer
 
+    from spanbert_reader.modeling.auto import refuse_remote_code
     from spanbert_reader.modeling.checkpoint import CheckpointError, resolve_checkpoint
 
     folder = resolve_checkpoint(path_or_id, token=token)
+    refuse_remote_code(folder)
     if (folder / "tokenizer.json").exists():
         try:
-            return AutoTokenizer.from_pretrained(str(folder))
+            return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
         except (OSError, ValueError, TypeError, KeyError) as exc:  # a damaged tokenizer.json or config.json
             raise CheckpointError(f"The tokenizer in '{folder}' cannot be loaded ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}).") from exc

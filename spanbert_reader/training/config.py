@@ -24,6 +24,7 @@ class TrainingSettings:
     gradient_checkpointing: bool = False
     progress: bool = True
     cpu: bool = False
+    overwrite: bool = False  # allow output to be the model folder
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot train (named, with the value)."""
@@ -42,6 +43,11 @@ class TrainingSettings:
         output = getattr(self, "output", None)
         if output is not None and Path(output).exists() and not Path(output).is_dir():
             raise ValueError(f"output {output} is a file; pass a folder for the checkpoint")
+        model = getattr(self, "model", None)
+        if (output is not None and model is not None and not self.overwrite and Path(model).exists()
+                and Path(output).resolve() == Path(model).resolve()):
+            raise ValueError(f"output {output} is the model folder: training would overwrite the checkpoint it "
+                             "starts from; pass another --output, or --overwrite to replace it")
 
     def batch_layout(self, processes: int = 1) -> tuple[int, int]:
         """``(per-device batch, gradient-accumulation steps)`` that make ``processes`` processes add up to

@@ -37,16 +37,6 @@ def corpus(tmp_path):
     return folder
 
 
-@pytest.fixture(scope="module")
-def demo_model():
-    from spanbert_reader.app.settings import demo_model_path
-
-    path = demo_model_path()
-    if path is None:
-        pytest.skip("the bundled demo reader is not in this checkout")
-    return path
-
-
 def _store(url, index):
     return ["--store", "elasticsearch", "--es-url", url, "--index", index]
 

@@ -258,3 +258,101 @@ def test_a_bad_line_in_a_stdin_batch_is_reported_and_the_batch_goes_on(tmp_path)
     answered = [json.loads(line)["question"] for line in result.stdout.decode().splitlines()]
     assert answered == ["Where is Mount Etna?", "quit", "What is on Sicily?"]  # "quit" is a question when piped
     assert result.returncode == 1
+
+
+# ---------------------------------------------------------------------------- round two (issue 24), first part
+def _ask_env(tmp_path: Path) -> dict[str, str]:
+    data = tmp_path / "data"
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    (docs / "etna.txt").write_text("Mount Etna is an active volcano on the east coast of Sicily.")
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    assert subprocess.run([*_cli(), "index", str(docs), "--no-progress"], env=env, capture_output=True).returncode == 0
+    return env
+
+
+def _one_line_exit_2(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    errors = [line for line in result.stderr.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return errors[0]
+
+
+def test_a_checkpoint_asking_for_its_own_code_is_refused_whatever_stdin_says(tmp_path, tiny_qa):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_qa, model)
+    marker = tmp_path / "ran"
+    (model / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n")
+    config = json.loads((model / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForQuestionAnswering": "evil.EvilModel", "AutoConfig": "evil.EvilConfig"}
+    (model / "config.json").write_text(json.dumps(config))
+    result = subprocess.run([*_cli(), "ask", "--model", str(model)], input="y\nWho?\n", env=_ask_env(tmp_path),
+                            capture_output=True, text=True, timeout=300)
+    assert "auto_map" in _one_line_exit_2(result)
+    assert not marker.exists()
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [" + ",".join([f"*{previous}"] * 9) + "]")
+    lines.append("components: {x: {type: haystack.components.joiners.DocumentJoiner, init_parameters: {n: *i}}}")
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text("\n".join(lines) + "\n")
+    result = subprocess.run([*_cli(), "ask", "q?", "--pipeline", str(bomb)], env=_ask_env(tmp_path),
+                            capture_output=True, text=True, timeout=60)
+    assert "aliases" in _one_line_exit_2(result)
+
+
+def test_a_password_in_the_elasticsearch_url_is_never_printed(tmp_path):
+    env = {**_ask_env(tmp_path), "ELASTICSEARCH_URL": "http://user:PASSW0RD@127.0.0.1:1"}
+    result = subprocess.run([*_cli(), "ask", "q?", "--store", "elasticsearch"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    line = _one_line_exit_2(result)
+    assert "PASSW0RD" not in result.stderr + result.stdout and "user:***@127.0.0.1:1" in line
+
+
+def test_a_question_that_is_not_utf8_on_the_command_line_is_one_line(tmp_path):
+    result = subprocess.run([*_cli(), "ask", os.fsdecode(b"\xff?")], env=_ask_env(tmp_path), capture_output=True,
+                            text=True, timeout=120)
+    assert "not valid UTF-8" in _one_line_exit_2(result)
+
+
+def test_train_refuses_to_overwrite_the_model_it_starts_from(tmp_path, tiny_qa):
+    import shutil
+
+    from spanbert_reader.training.config import FinetuneConfig
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_qa, model)
+    before = (model / "config.json").read_bytes()
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    result = subprocess.run([*_cli(), "train", "--train", str(fixture), "--model", str(model), "--output",
+                             str(model), "--max-steps", "1", "--no-progress"], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert "--overwrite" in _one_line_exit_2(result)
+    assert (model / "config.json").read_bytes() == before
+    FinetuneConfig(train=str(fixture), model=str(model), output=str(model), overwrite=True).validate()  # allowed
+
+
+def test_ask_json_is_strict_json_when_metadata_holds_nan(tmp_path):
+    docs = tmp_path / "records"
+    docs.mkdir()
+    (docs / "r.jsonl").write_text('{"text": "Mount Etna is on Sicily.", "weight": NaN, "size": Infinity}\n')
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    assert subprocess.run([*_cli(), "index", str(docs), "--no-progress"], env=env, capture_output=True).returncode == 0
+    from spanbert_reader.app.settings import demo_model_path
+
+    result = subprocess.run([*_cli(), "ask", "Where is Mount Etna?", "--json", "--model", str(demo_model_path())],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    payload = json.loads(result.stdout, parse_constant=refuse)
+    meta = next(a for a in payload["answers"] if not a.get("no_answer"))["meta"]
+    assert meta["weight"] is None and meta["size"] is None

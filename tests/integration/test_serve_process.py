@@ -19,16 +19,6 @@ QUESTIONS = [json.loads(line)["question"] for line in (CORPUS / "questions.jsonl
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def demo_model():
-    from spanbert_reader.app.settings import demo_model_path
-
-    path = demo_model_path()
-    if path is None:
-        pytest.skip("the bundled demo reader is not in this checkout")
-    return path
-
-
 def _corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     folder.mkdir()

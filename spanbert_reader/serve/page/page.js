@@ -57,7 +57,7 @@ function card(answer, position) {
   bar.setAttribute("aria-valuemax", "100");
   bar.setAttribute("aria-valuenow", String(Math.round(answer.score * 100)));
   bar.setAttribute("aria-label", "Chance the answer is right");
-  const fill = element("span", answer.score < 0.5 ? "low" : "");
+  const fill = element("span", answer.score < 0.2 ? "low" : "");
   fill.style.width = percent(answer.score);
   bar.append(fill);
   confidence.append(bar, element("span", "score", `${percent(answer.score)} chance right`));
