@@ -152,12 +152,16 @@ def displayable(text: str) -> str:
 
 
 def source_of(document) -> str:
-    """A short human name for where a document came from."""
+    """A short human name for where a document came from: its file (with the JSONL line of its record) or URL,
+    and its title."""
     meta = document.meta or {}
-    for key in ("file_path", "title", "name", "url"):
-        if meta.get(key):
-            return displayable(str(meta[key]))
-    return document.id[:12]
+    where = next((str(meta[key]) for key in ("file_path", "url", "name") if meta.get(key)), "")
+    if where and isinstance(meta.get("line"), int):
+        where += f":{meta['line']}"
+    title = str(meta["title"]) if meta.get("title") else ""
+    if where and title and title not in where:
+        return displayable(f"{where} ({title})")
+    return displayable(where or title or document.id[:12])
 
 
 def marked_context(answer, width: int = 80) -> str:

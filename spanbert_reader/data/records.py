@@ -46,8 +46,11 @@ def parse_records(name: str, raw: str, content_keys: tuple[str, ...] = CONTENT_K
     keys = tuple(content_keys)
     stripped = raw.lstrip()
     records: list[Any]
+    lines: list[int | None]
     if name.endswith(".jsonl") or (stripped.startswith("{") and "\n{" in stripped and not name.endswith(".json")):
-        records = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        numbered = [(number, line) for number, line in enumerate(raw.splitlines(), start=1) if line.strip()]
+        records = [json.loads(line) for _, line in numbered]
+        lines = [number for number, _ in numbered]
     else:
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -58,12 +61,13 @@ def parse_records(name: str, raw: str, content_keys: tuple[str, ...] = CONTENT_K
             records = data
         else:
             raise ValueError("expected a SQuAD dataset, a list of records or a map of records")
+        lines = [None] * len(records)
     result = []
     skipped = 0
-    for record in records:
+    for record, line in zip(records, lines, strict=True):
         content, meta = _record_content(record, keys)
         if content and content.strip():
-            result.append((content, meta))
+            result.append((content, {**meta, "line": line} if line is not None else meta))
         else:
             skipped += 1
     if skipped:

@@ -186,7 +186,10 @@ class ExtractiveQA:
             nulls: list[float | None] = []
             for item in per_query.get(q, []):
                 passage_index = items[item][1]
+                text = passages[q][passage_index]
                 for span in to_char_spans(passage_index, decoder.spans(item), tokenized[item].offsets):
+                    if "\n\n" in text[span.start: span.end]:
+                        continue  # an answer never crosses a paragraph break (a heading and its text, say)
                     key = (span.passage, span.start, span.end)
                     if key not in best or span.logit > best[key].logit:
                         best[key] = span
