@@ -154,28 +154,60 @@ def check_file(path: Path) -> str | None:
     return None
 
 
+LARGE_JSONL_BYTES = 1 << 20  # JSON-lines files from this size on are indexed in chunks of records
+JSONL_CHUNK_RECORDS = 500
+
+
+def _written(result: dict) -> int:
+    return sum(out.get("documents_written", 0) for out in result.values() if isinstance(out, dict))
+
+
+def _jsonl_chunks(path: Path, records: int):
+    """``(first line number - 1, text of up to ``records`` lines)`` of a JSON-lines file, read as it goes."""
+    lines, offset, number = [], 0, 0
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:
+        for number, line in enumerate(handle, start=1):
+            lines.append(line)
+            if len(lines) >= records:
+                yield offset, "".join(lines)
+                lines, offset = [], number
+    if lines:
+        yield offset, "".join(lines)
+
+
 def run_indexing(pipeline, files: Sequence[Path], stores: Sequence = (), batch_size: int = 16,
-                 progress: bool = True) -> tuple[int, int]:
+                 progress: bool = True, large_jsonl_bytes: int = LARGE_JSONL_BYTES) -> tuple[int, int]:
     """Run ``pipeline`` (router.sources → ... → writer) over files in batches, first removing each file's old
-    passages from ``stores``; return (passages written, old passages removed)."""
+    passages from ``stores``; return (passages written, old passages removed). The bar counts files; a large
+    JSON-lines file is then indexed in chunks of records with a bar of its own that counts records."""
+    from haystack.dataclasses import ByteStream
     from tqdm.auto import tqdm
 
-    def size(path) -> int:
+    def large(path: Path) -> bool:
         try:
-            return Path(path).stat().st_size
+            return path.suffix.lower() == ".jsonl" and path.stat().st_size >= large_jsonl_bytes
         except OSError:
-            return 0
+            return False
 
+    ordinary = [Path(f) for f in files if not large(Path(f))]
+    streamed = [Path(f) for f in files if large(Path(f))]
     written = removed = 0
-    # bytes, not files: one large JSONL among small files weighs what it takes to index
-    with tqdm(total=sum(size(f) for f in files), unit="B", unit_scale=True, desc=f"Indexing {len(files)} file(s)",
-              disable=not progress) as bar:
-        for start in range(0, len(files), batch_size):
-            batch = [str(f) for f in files[start: start + batch_size]]
+    with tqdm(total=len(ordinary), unit="file", desc="Indexing", disable=not progress or not ordinary) as bar:
+        for start in range(0, len(ordinary), batch_size):
+            batch = [str(f) for f in ordinary[start: start + batch_size]]
             removed += sum(remove_file_passages(store, batch) for store in stores)
-            result = pipeline.run({"router": {"sources": batch}})
-            written += sum(out.get("documents_written", 0) for out in result.values() if isinstance(out, dict))
-            bar.update(sum(size(f) for f in batch))
+            written += _written(pipeline.run({"router": {"sources": batch}}))
+            bar.update(len(batch))
+    for path in streamed:
+        removed += sum(remove_file_passages(store, [str(path)]) for store in stores)
+        with path.open("rb") as handle:
+            total = sum(1 for _ in handle)
+        with tqdm(total=total, unit="record", desc=f"Indexing {path.name}", disable=not progress) as bar:
+            for offset, text in _jsonl_chunks(path, JSONL_CHUNK_RECORDS):
+                stream = ByteStream(data=text.encode("utf-8", errors="surrogateescape"), mime_type="application/jsonl",
+                                    meta={"file_path": str(path), "line_offset": offset})
+                written += _written(pipeline.run({"router": {"sources": [stream]}}))
+                bar.update(text.count("\n") + (0 if text.endswith("\n") else 1))
     return written, removed
 
 

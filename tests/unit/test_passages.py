@@ -73,3 +73,30 @@ def test_a_jsonl_record_is_named_by_its_file_line_and_title_and_answers_never_cr
     best = answers[0]
     assert "Tereshkova" in best["answer"] and "Tereshkova Valentina" not in best["answer"]
     assert best["source"].endswith("people.jsonl:3 (Valentina Tereshkova)")
+
+
+def test_a_large_jsonl_is_indexed_in_chunks_with_a_bar_that_counts_records(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    filler = " ".join(["word"] * 90)
+    lines = [json.dumps({"title": f"Record {i}", "text": f"Record {i} says {filler}."}) for i in range(2500)]
+    lines.insert(700, "")  # a blank line: line numbers still count it
+    (folder / "big.jsonl").write_text("\n".join(lines) + "\n")
+    assert (folder / "big.jsonl").stat().st_size > 1 << 20
+    (folder / "small.txt").write_text("A small file beside it.")
+    exe = Path(sys.executable).with_name("spanbert-qa")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "spanbert_reader.cli"]
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "data")}
+    result = subprocess.run([*command, "index", str(folder)], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Indexed 2 file(s) into 2501 passage(s)" in result.stdout
+    assert "record" in result.stderr and "2501/2501" in result.stderr  # its own bar, counting records (lines)
+    saved = json.loads((tmp_path / "data" / "default.json").read_text())["documents"]
+    by_title = {d["meta"].get("title"): d["meta"] for d in saved}
+    assert by_title["Record 0"]["line"] == 1 and by_title["Record 699"]["line"] == 700
+    assert by_title["Record 700"]["line"] == 702 and by_title["Record 2499"]["line"] == 2501

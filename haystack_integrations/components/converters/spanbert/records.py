@@ -38,10 +38,12 @@ class QARecordsToDocument:
         metas = meta if isinstance(meta, list) else [meta or {}] * len(sources)
         for source, extra in zip(sources, metas, strict=True):
             try:
-                if isinstance(source, ByteStream):
+                offset = 0
+                if isinstance(source, ByteStream):  # a file, or a chunk of a large JSON-lines file
                     name = str(source.meta.get("file_path", "bytestream"))
                     raw = source.data.decode("utf-8")
-                    base = {**source.meta}
+                    base = {k: v for k, v in source.meta.items() if k != "line_offset"}
+                    offset = int(source.meta.get("line_offset", 0) or 0)
                 else:
                     name = str(source)
                     raw = Path(source).read_text(encoding="utf-8")
@@ -52,6 +54,8 @@ class QARecordsToDocument:
                                source=str(source), error=str(exc))
                 continue
             for index, (content, record_meta) in enumerate(parsed):
+                if offset and isinstance(record_meta.get("line"), int):
+                    record_meta = {**record_meta, "line": record_meta["line"] + offset}
                 documents.append(Document(content=content, meta={**base, **(extra or {}), **record_meta,
                                                                   "record": index}))
         return {"documents": documents}
