@@ -87,6 +87,8 @@ def check_options(options: EvalOptions) -> None:
         raise AppError(f"--batch-size must be at least 1, got {options.batch_size}.")
     if options.retriever_weight is not None and options.retriever_weight < 0:
         raise AppError("--retriever-weight must be >= 0.")
+    if options.output and Path(options.output).exists() and not Path(options.output).is_dir():
+        raise AppError(f"--output {options.output} is a file; pass a folder for metrics.json, report.md and the rest.")
 
 
 def needs_embeddings(pipeline) -> bool:

@@ -92,13 +92,22 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
     for raw in paths:
-        path = Path(raw).expanduser().resolve()  # absolute: a file is recognised when it is indexed again
-        if not path.exists():
-            skipped.append((str(raw), "does not exist"))
+        try:
+            path = Path(raw).expanduser().resolve()  # absolute: a file is recognised when it is indexed again
+        except (OSError, RuntimeError):  # a symbolic link loop
+            skipped.append((str(raw), "a symbolic link loop"))
             continue
-        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        if not path.exists():
+            skipped.append((str(raw), "a dangling or looping symbolic link" if Path(raw).is_symlink()
+                            else "does not exist"))
+            continue
+        candidates = sorted(path.rglob("*")) if path.is_dir() else [path]
         for candidate in candidates:
-            if candidate.name.startswith("."):
+            if candidate.name.startswith(".") or (candidate.is_dir() and not candidate.is_symlink()):
+                continue
+            special = special_file(candidate)
+            if special:
+                skipped.append((str(candidate), special))
                 continue
             reason = check_file(candidate)
             if reason:
@@ -106,6 +115,24 @@ def collect_files(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
             else:
                 files.append(candidate)
     return files, skipped
+
+
+def special_file(path: Path) -> str | None:
+    """Why ``path`` is not an ordinary file to read (a FIFO would block a reader for ever), or None."""
+    import stat
+
+    if path.is_symlink() and not path.exists():
+        return "a dangling or looping symbolic link"
+    if path.is_dir():
+        return "a symbolic link to a folder (not followed)"
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        return f"not a regular file ({kind})"
+    return None
 
 
 def check_file(path: Path) -> str | None:

@@ -26,9 +26,14 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(user_cache_dir("spanbert-reader")) / "stores"
 
 
+MAX_INDEX_NAME = 100
+
+
 def _check_index_name(index: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", index or ""):
         raise StoreError(f"Index name {index!r} is invalid: use letters, digits, '_', '-' and '.'.")
+    if len(index) > MAX_INDEX_NAME:
+        raise StoreError(f"Index name is {len(index)} characters long; use at most {MAX_INDEX_NAME}.")
     return index
 
 
@@ -141,6 +146,7 @@ class IndexLock:
         while True:
             try:
                 fcntl.flock(self._handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._sweep_orphans()
                 return self
             except BlockingIOError:
                 if not waited and self.on_wait:
@@ -151,6 +157,16 @@ class IndexLock:
                     raise StoreError(f"Another process has held {self.path} for over {self.timeout:.0f} s; try "
                                      "again when it has finished.") from None
                 time.sleep(0.2)
+
+    def _sweep_orphans(self) -> None:
+        """Remove the temporary files of saves that were killed: every writer holds this lock, so while we hold it
+        no save of this index is under way and any of its temporary files is left over."""
+        index_file = self.path.with_suffix(".json").name
+        for orphan in self.path.parent.glob(f".{index_file}.*.tmp"):
+            try:
+                orphan.unlink()
+            except OSError:
+                pass
 
     def __exit__(self, *exc_info) -> None:
         import fcntl

@@ -119,6 +119,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def _read_json_map(path: str, what: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    if Path(path).exists() and not Path(path).is_file():
+        raise CLIError(f"{what.capitalize()} {path} is not a regular file (a folder, FIFO or device).")
     try:
         data = json.loads(open(path, encoding="utf-8").read())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -73,6 +73,8 @@ def _anchor(context: str, text: str, start: int | None) -> int | None:
 def load_squad(path: str | Path) -> SquadDataset:
     """Load a SQuAD 1.1 / 2.0 JSON file, repairing or counting bad records instead of crashing."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"Dataset {path} is not a regular file (a folder, FIFO or device); pass a SQuAD JSON file")
     expected = ('expected SQuAD format: {"version": ..., "data": [{"title": ..., "paragraphs": '
                 '[{"context": ..., "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}')
     try:

@@ -28,8 +28,15 @@ def seed_everything(seed: int) -> None:
 
 def process_count(settings: TrainingSettings) -> int:
     """How many training processes this launch has (``accelerate launch`` / ``torchrun``)."""
+    import os
+
     from spanbert_reader.extras import require
 
+    launched = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if launched > 1 and not settings.cpu and not torch.cuda.is_available():
+        raise ValueError(f"{launched} processes were launched (torchrun / accelerate launch) on a machine without a "
+                         "GPU: pass --cpu so that they join one training job instead of racing each other into "
+                         "one output folder")
     return require("accelerate", "Training").PartialState(cpu=settings.cpu).num_processes
 
 

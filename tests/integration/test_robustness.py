@@ -356,3 +356,76 @@ def test_ask_json_is_strict_json_when_metadata_holds_nan(tmp_path):
     payload = json.loads(result.stdout, parse_constant=refuse)
     meta = next(a for a in payload["answers"] if not a.get("no_answer"))["meta"]
     assert meta["weight"] is None and meta["size"] is None
+
+
+def test_fifos_and_broken_links_never_hang_and_are_listed_as_skipped(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Mount Etna is on Sicily.")
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "dangling.txt").symlink_to(tmp_path / "missing.txt")
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([*_cli(), "index", str(folder), "--no-progress"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Indexed 1 file(s)" in result.stdout
+    for name, reason in (("pipe.txt", "not a regular file (a FIFO)"), ("dangling.txt", "dangling or looping"),
+                         ("loop.txt", "dangling or looping")):
+        assert any(name in line and reason in line for line in result.stdout.splitlines()), (name, result.stdout)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    alone = subprocess.run([*_cli(), "index", str(fifo), "--no-progress"], env=env, capture_output=True, text=True,
+                           timeout=60)
+    assert "No indexable files" in _one_line_exit_2(alone) and "fifo.json: not a regular file (a FIFO)" in alone.stderr
+    scored = subprocess.run([*_cli(), "score", "--dataset", str(fifo), "--predictions", str(fifo)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert "not a regular file" in _one_line_exit_2(scored)
+    looped = tmp_path / "self"
+    looped.symlink_to(looped)
+    looping = subprocess.run([*_cli(), "index", str(looped), "--no-progress"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert "No indexable files" in _one_line_exit_2(looping) and "self: a symbolic link loop" in looping.stderr
+
+
+def test_temporary_files_of_killed_saves_are_swept_by_the_next_writer(tmp_path):
+    data = tmp_path / "data"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Mount Etna is on Sicily.")
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    assert subprocess.run([*_cli(), "index", str(docs), "--no-progress"], env=env, capture_output=True).returncode == 0
+    orphan = data / ".default.json.abc123.tmp"  # what a kill -9 during a save leaves
+    orphan.write_text("{half a file")
+    other = data / ".other.json.xyz.tmp"  # another index's: not ours to remove
+    other.write_text("{")
+    assert subprocess.run([*_cli(), "index", str(docs), "--no-progress"], env=env, capture_output=True).returncode == 0
+    assert not orphan.exists() and other.exists()
+
+
+def test_more_bad_values_are_one_line(tmp_path):
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    (tmp_path / "doc.txt").write_text("Some text to index.")
+    long_name = subprocess.run([*_cli(), "index", str(tmp_path / "doc.txt"), "--index", "x" * 300, "--no-progress"],
+                               env=env, capture_output=True, text=True, timeout=120)
+    assert "at most 100" in _one_line_exit_2(long_name)
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    taken = tmp_path / "taken.txt"
+    taken.write_text("not a folder")
+    evaluated = subprocess.run([*_cli(), "eval", "--dataset", str(fixture), "--output", str(taken), "--model", "m"],
+                               env=env, capture_output=True, text=True, timeout=120)
+    assert "is a file" in _one_line_exit_2(evaluated)
+
+
+def test_several_launched_processes_on_a_machine_without_a_gpu_need_cpu(tmp_path, tiny_qa):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this check is for machines without a GPU")
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0"}
+    result = subprocess.run([*_cli(), "train", "--train", str(fixture), "--model", str(tiny_qa), "--output",
+                             str(tmp_path / "out"), "--max-steps", "1", "--no-progress"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert "--cpu" in _one_line_exit_2(result)
+    assert not (tmp_path / "out" / "training_log.json").exists()
