@@ -86,8 +86,13 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
     try:
         pipeline.warm_up()
     except CheckpointError as exc:
-        # only the reader failed: point it at the demo reader; the rest of the pipeline stays as built and checked
-        demo, note = demo_fallback(settings.model, values["SPANBERT_MODEL"], exc)
+        # only the reader failed: point it at the demo reader; the rest of the pipeline stays as built and checked.
+        # Only the default hub model falls back: a model the user named (--model, $SPANBERT_MODEL, or their own
+        # pipeline YAML) that cannot be loaded is their error to see.
+        from haystack_integrations.components.readers.spanbert.reader import DEFAULT_MODEL
+
+        failed = pipeline.get_component(reader_of(pipeline)).model
+        demo, note = demo_fallback(settings.model if failed == DEFAULT_MODEL else failed, failed, exc)
         pipeline.get_component(reader_of(pipeline)).model = demo
         try:
             pipeline.warm_up()

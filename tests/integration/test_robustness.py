@@ -429,3 +429,16 @@ def test_several_launched_processes_on_a_machine_without_a_gpu_need_cpu(tmp_path
                             capture_output=True, text=True, timeout=300)
     assert "--cpu" in _one_line_exit_2(result)
     assert not (tmp_path / "out" / "training_log.json").exists()
+
+
+def test_a_broken_reader_named_in_a_custom_yaml_is_an_error_not_the_demo_model(tmp_path):
+    from spanbert_reader.app.pipelines import resolve_pipeline
+
+    custom = tmp_path / "custom.yml"
+    custom.write_text(resolve_pipeline("inmemory_qa").read_text().replace("${SPANBERT_MODEL:-mrm8488/spanbert-"
+                                                                          "finetuned-squadv2}", "/etc"))
+    assert "model: /etc" in custom.read_text()
+    result = subprocess.run([*_cli(), "ask", "Where is Mount Etna?", "--pipeline", str(custom)],
+                            env=_ask_env(tmp_path), capture_output=True, text=True, timeout=300)
+    line = _one_line_exit_2(result)
+    assert "/etc" in line and "demo model" not in result.stderr
