@@ -45,10 +45,10 @@ def _rows(example: SquadExample, prediction: QueryPrediction, k: int, settings: 
     """``(features, right, uncalibrated score)`` of the best ``limit`` answers from the first ``k`` passages."""
     ranked = rerank(prediction, replace(settings, calibration=None), k=k)
     rows = []
-    for index, span in enumerate(ranked.spans[:limit]):
+    for span, features in zip(ranked.spans, answer_features(ranked, limit), strict=False):
         text = ranked.passages[span.passage][span.start: span.end]
         right = int(any(compute_exact(gold, text) for gold in (example.answers or [""])))
-        rows.append((answer_features(ranked, index), right, span_probability(span.score, settings.calibration_factor)))
+        rows.append((features, right, span_probability(span.score, settings.calibration_factor)))
     return rows
 
 

@@ -110,35 +110,38 @@ class Calibration:
             raise ValueError(f"not a calibration record ({type(exc).__name__}: {exc})") from None
 
 
-def answer_features(prediction: QueryPrediction, index: int) -> dict[str, float]:
-    """The feature values of ``prediction.spans[index]`` (``prediction`` ranked, every candidate kept)."""
-    from spanbert_reader.inference.ranking import normalized_retriever_scores
+def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, float]]:
+    """The feature values of the first ``count`` spans of ``prediction`` (ranked; agreement and margins look at
+    the best :data:`AGREEMENT_POOL` spans, so it must hold at least that many when it has them). What the spans
+    share (normalised retriever scores, the pool's answer texts, null odds) is computed once."""
+    from spanbert_reader.inference.ranking import normalized_retriever_scores, usable_number
 
     spans = prediction.spans
-    span = spans[index]
-    normalized = (normalized_retriever_scores(prediction.retriever_scores, "minmax")
-                  if prediction.retriever_scores is not None else None)
-    if index == 0:
-        margin = spans[0].score - spans[1].score if len(spans) > 1 else MARGIN_CAP
-    else:
-        margin = span.score - spans[0].score
-    text = normalize_answer(prediction.passages[span.passage][span.start: span.end])
-    agreeing = {s.passage for s in spans[:AGREEMENT_POOL]
-                if normalize_answer(prediction.passages[s.passage][s.start: s.end]) == text} if text else set()
+    scores = prediction.retriever_scores
+    normalized = normalized_retriever_scores(scores, "minmax") if scores is not None else None
+    raw = [float(s) if usable_number(s) else 0.0 for s in scores] if scores is not None else []
+    top_raw = _log_score(max((float(s) for s in scores if usable_number(s)), default=0.0)) if scores else 0.0
+    pool = [(s.passage, normalize_answer(prediction.passages[s.passage][s.start: s.end]))
+            for s in spans[:AGREEMENT_POOL]]
     has_null = prediction.null_logit is not None and prediction.best_logit is not None
-    raw = [float(s) for s in prediction.retriever_scores or () if isinstance(s, int | float) and math.isfinite(s)]
-    own = prediction.retriever_scores[span.passage] if prediction.retriever_scores is not None else None
-    own = float(own) if isinstance(own, int | float) and math.isfinite(own) else 0.0
-    return {
-        "retriever_raw": _log_score(own), "retriever_top_raw": _log_score(max(raw)) if raw else 0.0,
-        "fused_logit": span.score, "logit": span.logit,
-        "retriever_score": normalized[span.passage] if normalized is not None else 1.0,
-        "inverse_rank": 1.0 / (span.passage + 1),
-        "margin": max(-MARGIN_CAP, min(MARGIN_CAP, margin)),
-        "log_agreement": math.log(max(1, len(agreeing), span.count)),
-        "null_odds": prediction.null_odds if has_null else 0.0, "has_null": 1.0 if has_null else 0.0,
-        "log_passages": math.log1p(len(prediction.passages)),
-    }
+    shared = {"retriever_top_raw": top_raw, "null_odds": prediction.null_odds if has_null else 0.0,
+              "has_null": 1.0 if has_null else 0.0, "log_passages": math.log1p(len(prediction.passages))}
+    rows = []
+    for index, span in enumerate(spans[:count]):
+        if index == 0:
+            margin = spans[0].score - spans[1].score if len(spans) > 1 else MARGIN_CAP
+        else:
+            margin = span.score - spans[0].score
+        text = pool[index][1] if index < len(pool) else normalize_answer(
+            prediction.passages[span.passage][span.start: span.end])
+        agreeing = {passage for passage, other in pool if other == text} if text else set()
+        rows.append({**shared, "retriever_raw": _log_score(raw[span.passage]) if raw else 0.0,
+                     "fused_logit": span.score, "logit": span.logit,
+                     "retriever_score": normalized[span.passage] if normalized is not None else 1.0,
+                     "inverse_rank": 1.0 / (span.passage + 1),
+                     "margin": max(-MARGIN_CAP, min(MARGIN_CAP, margin)),
+                     "log_agreement": math.log(max(1, len(agreeing), span.count))})
+    return rows
 
 
 def _log_score(value: float) -> float:

@@ -59,14 +59,12 @@ def resolve_no_answer(scoring: ScoringSettings, model_name: str, folder: Path | 
     return ("null_logit" if trained_with_null else "estimate"), float(threshold)
 
 
-def resolve_fusion(scoring: ScoringSettings, folder: Path | None) -> FusionSettings:
-    """The fusion values in force: init values, else ``fusion.json`` (the profile's entry), else the default."""
+def resolve_fusion(scoring: ScoringSettings, stored: FusionSettings | None) -> FusionSettings:
+    """The fusion values in force: init values, else the ``stored`` ones (``fusion.json``, the profile's entry),
+    else the built-in default of the profile."""
     from spanbert_reader.inference.ranking import DEFAULT_FUSION, PROFILE_DEFAULTS
-    from spanbert_reader.inference.side_files import stored_fusion
 
-    if folder is not None:
-        stored = stored_fusion(folder, scoring.fusion_profile)
-    else:
+    if stored is None:
         stored = PROFILE_DEFAULTS.get(scoring.fusion_profile or "", DEFAULT_FUSION)
     return FusionSettings(
         retriever_weight=stored.retriever_weight if scoring.retriever_weight is None else scoring.retriever_weight,
@@ -75,15 +73,13 @@ def resolve_fusion(scoring: ScoringSettings, folder: Path | None) -> FusionSetti
     )
 
 
-def resolve_calibration(scoring: ScoringSettings, folder: Path | None):
-    """The calibration in force: None when ``calibrate`` is off, else the checkpoint's stored one (the profile's
-    entry of ``fusion.json``, else its main entry), else the built-in default."""
+def resolve_calibration(scoring: ScoringSettings, stored):
+    """The calibration in force: None when ``calibrate`` is off, else the ``stored`` one (the profile's entry of
+    ``fusion.json``, else its main entry), else the built-in default."""
     from spanbert_reader.inference.calibration import DEFAULT_CALIBRATION
-    from spanbert_reader.inference.side_files import stored_calibration
 
     if not scoring.calibrate:
         return None
-    stored = stored_calibration(folder, scoring.fusion_profile) if folder is not None else None
     return stored or DEFAULT_CALIBRATION
 
 
@@ -92,8 +88,8 @@ def _probabilities(prediction: QueryPrediction, calibration, count: int) -> list
     from spanbert_reader.inference.calibration import answer_features
 
     probabilities, ceiling = [], 1.0
-    for index in range(min(count, len(prediction.spans))):
-        ceiling = min(ceiling, calibration.probability(answer_features(prediction, index)))
+    for features in answer_features(prediction, count):
+        ceiling = min(ceiling, calibration.probability(features))
         probabilities.append(ceiling)
     return probabilities
 
@@ -142,7 +138,10 @@ def ranked_answers(prediction: QueryPrediction, settings: RankSettings, top_k: i
                    no_answer_entry: bool = True, score_threshold: float | None = None) -> list[ReaderAnswer]:
     """The answers a reader gives from the first ``k`` passages of ``prediction`` (all when None) under
     ``settings``: ranked (:func:`rerank`), at most ``top_k`` spans, scored, plus the no-answer when asked."""
-    keep = None if settings.calibration is not None else top_k  # calibration looks at the answers below too
+    from spanbert_reader.inference.calibration import AGREEMENT_POOL
+
+    # calibration looks at the answers below too (margin, agreement): rank that many, not every candidate
+    keep = max(top_k, AGREEMENT_POOL) if settings.calibration is not None else top_k
     return build_answers(rerank(prediction, settings, k=k, top_k=keep), settings, top_k, no_answer_entry,
                          score_threshold)
 
@@ -237,9 +236,13 @@ class SpanReader:
 
         method, threshold = resolve_no_answer(self.scoring, self.model_name, folder,
                                               getattr(getattr(model, "config", None), "extra", {}) or {})
-        calibration = resolve_calibration(self.scoring, folder)
-        self._settings = RankSettings(resolve_fusion(self.scoring, folder), self.scoring.overlap_threshold, method,
-                                      threshold, self.scoring.calibration_factor, calibration)
+        from spanbert_reader.inference.side_files import stored_scoring
+
+        stored_fusion, stored_calibration = (stored_scoring(folder, self.scoring.fusion_profile) if folder is not None
+                                             else (None, None))  # fusion.json read once
+        calibration = resolve_calibration(self.scoring, stored_calibration)
+        self._settings = RankSettings(resolve_fusion(self.scoring, stored_fusion), self.scoring.overlap_threshold,
+                                      method, threshold, self.scoring.calibration_factor, calibration)
         self.sources = self._sources(folder, calibration)
         runtime = self.runtime
         runnable = torch.compile(model) if runtime.compile else model

@@ -97,9 +97,24 @@ def stored_fusion(folder: str | Path, profile: str | None = None) -> FusionSetti
     """The fusion settings a reader uses when its init parameters leave them open, first found of: the
     profile's entry in ``fusion.json``; the built-in default of that profile; the main entry of ``fusion.json``;
     the built-in main default. (A profile's own values win over values tuned for another retriever.)"""
+    return stored_scoring(folder, profile)[0]
+
+
+def stored_calibration(folder: str | Path, profile: str | None = None):
+    """The calibration stored in ``fusion.json`` (the profile's entry, else the main entry), or None."""
+    return stored_scoring(folder, profile)[1]
+
+
+def stored_scoring(folder: str | Path, profile: str | None = None):
+    """``(fusion settings, calibration or None)`` from one read of ``fusion.json`` (a broken file is warned about
+    once): see :func:`stored_fusion` and :func:`stored_calibration`."""
     check_fusion_profile(profile)
     path = Path(folder) / FUSION_FILE
-    data = _read_json(path)  # read once: a broken file is warned about once
+    data = _read_json(path)
+    return _fusion_from(data, path, profile), _calibration_from(data, path, profile)
+
+
+def _fusion_from(data: dict[str, Any] | None, path: Path, profile: str | None) -> FusionSettings:
     if profile is not None:
         found = _select_fusion(data, path, profile) or PROFILE_DEFAULTS.get(profile)
         if found is not None:
@@ -107,13 +122,9 @@ def stored_fusion(folder: str | Path, profile: str | None = None) -> FusionSetti
     return _select_fusion(data, path, None) or DEFAULT_FUSION
 
 
-def stored_calibration(folder: str | Path, profile: str | None = None):
-    """The calibration stored in ``fusion.json`` (the profile's entry, else the main entry), or None."""
+def _calibration_from(data: dict[str, Any] | None, path: Path, profile: str | None):
     from spanbert_reader.inference.calibration import Calibration
 
-    check_fusion_profile(profile)
-    path = Path(folder) / FUSION_FILE
-    data = _read_json(path)
     if data is None:
         return None
     profiles = data.get("profiles") if isinstance(data.get("profiles"), dict) else {}
