@@ -10,7 +10,7 @@ from pathlib import Path
 
 from spanbert_reader.app.elasticsearch import check_elasticsearch_stores, elasticsearch_documents
 from spanbert_reader.app.errors import AppError
-from spanbert_reader.app.pipelines import load_pipeline
+from spanbert_reader.app.pipelines import load_pipeline, warm_up_components
 from spanbert_reader.app.settings import AppSettings, redact_url
 from spanbert_reader.app.stores import (
     IndexLock,
@@ -22,6 +22,7 @@ from spanbert_reader.app.stores import (
     save_memory_store,
     uses_memory_store,
 )
+from spanbert_reader.data import jsonio
 from spanbert_reader.data.records import parse_records
 
 SUPPORTED_SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
@@ -69,6 +70,7 @@ def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, em
     loaded = load_pipeline(pipeline or indexing_pipeline_name(settings, embed),
                            settings.overrides(SPLIT_LENGTH=split_length))
     check_elasticsearch_stores(loaded, settings)
+    warm_up_components(loaded)  # an embedding model that cannot be loaded is named before any file is read
     memory = uses_memory_store(loaded)
     lock = IndexLock(settings.index_name, settings.data_dir, on_wait=on_wait) if memory else nullcontext()
     with lock:
@@ -159,7 +161,7 @@ def check_file(path: Path) -> str | None:
                 for number, line in enumerate(text.splitlines(), start=1):
                     if line.strip():
                         try:
-                            json.loads(line)
+                            jsonio.loads(line)
                         except json.JSONDecodeError as exc:
                             return f"invalid JSON on line {number}: {exc.msg}"
             try:

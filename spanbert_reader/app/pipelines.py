@@ -173,14 +173,23 @@ def load_pipeline(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] 
 
     path = resolve_pipeline(name_or_path)
     source = str(path)
-    text = substitute(path.read_text(encoding="utf-8"), overrides, source)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"{source}: not a YAML pipeline file (not UTF-8 text: byte {exc.start} is "
+                            f"0x{exc.object[exc.start]:02x}).") from exc
+    except OSError as exc:
+        raise PipelineError(f"{source}: cannot be read ({exc.strerror or exc}).") from exc
+    if "\x00" in raw:
+        raise PipelineError(f"{source}: not a YAML pipeline file (binary data).")
+    text = substitute(raw, overrides, source)
     data = parse_pipeline_yaml(text, source)
     extra = tuple(allowed_modules)
     check_allowed(data, text, source, extra)
     data.setdefault("connections", [])
     try:
         patterns = ["spanbert_reader.*"] + [m.rstrip(".") + ".*" for m in extra]
-        return Pipeline.from_dict(data, allowed_modules=patterns)
+        pipeline = Pipeline.from_dict(data, allowed_modules=patterns)
     except (DeserializationError, HaystackPipelineError, ImportError, TypeError, ValueError, AttributeError,
             KeyError) as exc:
         message = str(exc)
@@ -195,3 +204,51 @@ def load_pipeline(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] 
         if hint is None and (isinstance(exc, ImportError) or "not imported" in message):
             hint = next((install_hint(k) for k in _component_types(data["components"]) if install_hint(k)), None)
         raise PipelineError(f"{where}: {message}" + (f" ({hint})" if hint else "")) from exc
+    refuse_loops(pipeline, source)
+    return pipeline
+
+
+def refuse_loops(pipeline, source: str) -> None:
+    """PipelineError naming the loop when the connections form one: a QA or indexing pipeline runs each
+    component once, and a loop either has no entry point or runs until Haystack's run limit."""
+    import networkx
+
+    try:
+        cycle = networkx.find_cycle(pipeline.graph)
+    except networkx.NetworkXNoCycle:
+        return
+    names = [edge[0] for edge in cycle] + [cycle[0][0]]
+    raise PipelineError(f"{source}: the connections form a loop ({' -> '.join(names)}); a QA or indexing "
+                        "pipeline must send each component's output forward only.")
+
+
+def warm_up_components(pipeline) -> None:
+    """Warm up each component of ``pipeline`` with :func:`warm_up_component`."""
+    for name in pipeline.graph.nodes:
+        warm_up_component(name, pipeline.get_component(name))
+
+
+def warm_up_component(name: str, component: Any) -> None:
+    """Warm up one component, so one whose model cannot be loaded is named in a PipelineError (a reader's own
+    CheckpointError passes through for the caller to handle)."""
+    from spanbert_reader.modeling import CheckpointError
+
+    if not hasattr(component, "warm_up"):
+        return
+    try:
+        component.warm_up()
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, ImportError) as exc:
+        model = getattr(component, "model", None)
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        first = lines[0] if lines else type(exc).__name__
+        looks_local = isinstance(model, str) and model.startswith(("/", "./", "../", "~"))
+        if looks_local and not Path(model).expanduser().exists():
+            first = "no such folder"
+        what = f"its model '{model}'" if model else "its resources"
+        hint = ""
+        if "SentenceTransformers" in type(component).__name__:
+            hint = (" Pass a local sentence-transformers folder with --embedding-model PATH or "
+                    "EMBEDDING_MODEL=PATH; without network a hub id must already be in the Hugging Face cache.")
+        raise PipelineError(f"Component '{name}' cannot load {what}: {first}{hint}") from exc

@@ -10,7 +10,7 @@ from typing import Any
 
 from spanbert_reader.app.elasticsearch import check_elasticsearch_stores
 from spanbert_reader.app.errors import AppError
-from spanbert_reader.app.pipelines import load_pipeline
+from spanbert_reader.app.pipelines import load_pipeline, warm_up_components
 from spanbert_reader.app.settings import AppSettings, demo_model_path
 from spanbert_reader.app.stores import (
     StoreError,
@@ -74,7 +74,7 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
     if not any("answers" in sockets for sockets in
                pipeline.outputs(include_components_with_connected_outputs=True).values()):
         raise AppError(f"Pipeline '{name}' has no component with an 'answers' output: add a reader "
-                       "(type: haystack_integrations.components.readers.spanbert.SpanBERTReader).")
+                       "(type: haystack_integrations.components.readers.spanbert.reader.SpanBERTReader).")
     if uses_memory_store(pipeline):
         if store is None:
             store = _open_memory_index(settings, require_documents)
@@ -84,7 +84,7 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
     if not warm_up:
         return built
     try:
-        pipeline.warm_up()
+        warm_up_components(pipeline)
     except CheckpointError as exc:
         # only the reader failed: point it at the demo reader; the rest of the pipeline stays as built and checked.
         # Only the default hub model falls back: a model the user named (--model, $SPANBERT_MODEL, or their own
@@ -95,7 +95,7 @@ def build_qa_pipeline(settings: AppSettings, *, memory_store=None, require_docum
         demo, note = demo_fallback(settings.model if failed == DEFAULT_MODEL else failed, failed, exc)
         pipeline.get_component(reader_of(pipeline)).model = demo
         try:
-            pipeline.warm_up()
+            warm_up_components(pipeline)
         except CheckpointError as demo_error:
             demo_fallback(demo, demo, demo_error)  # raises AppError naming the problem
         built.model = demo

@@ -11,6 +11,7 @@ from typing import Any
 
 from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.settings import DEFAULT_MEMORY_INDEX as DEFAULT_INDEX
+from spanbert_reader.data import jsonio
 
 
 class StoreError(AppError, RuntimeError):
@@ -48,6 +49,22 @@ def _data_dir_usable(folder: Path) -> None:
                          "SPANBERT_DATA_DIR).")
 
 
+def _unwritable(folder: Path, exc: OSError) -> StoreError:
+    return StoreError(f"Cannot write to the data directory {folder} ({exc.strerror or exc}): pass --data-dir "
+                      "FOLDER you can write to (or set SPANBERT_DATA_DIR).")
+
+
+def _save_failed(path: Path, exc: OSError) -> StoreError:
+    import errno
+
+    advice = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free some of your disk quota",
+              errno.EFBIG: "raise the file size limit (ulimit -f)"}.get(exc.errno or 0)
+    if advice is None:
+        return _unwritable(path.parent, exc)
+    return StoreError(f"Saving the index {path} failed ({exc.strerror}); the previous index is kept unchanged: "
+                      f"{advice} and index again.")
+
+
 def load_memory_store(index: str = DEFAULT_INDEX, directory: str | os.PathLike | None = None,
                       must_exist: bool = True):
     """The in-memory store saved for ``index`` (a new empty one when ``must_exist`` is False).
@@ -73,13 +90,12 @@ def load_memory_store(index: str = DEFAULT_INDEX, directory: str | os.PathLike |
 def _read_memory_store(path: Path):
     """A saved in-memory store with private storage (Haystack's ``load_from_disk`` shares the storage of every
     store with the same index name in the process, so two data dirs would leak into each other)."""
-    import json
 
     from haystack import Document, default_from_dict
     from haystack.document_stores.in_memory import InMemoryDocumentStore
     from haystack.document_stores.types import DuplicatePolicy
 
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = jsonio.loads(path.read_text(encoding="utf-8"))
     documents = data.pop("documents")
     data.setdefault("init_parameters", {})["shared"] = False
     store = default_from_dict(InMemoryDocumentStore, data)
@@ -100,8 +116,11 @@ def save_memory_store(store, index: str = DEFAULT_INDEX, directory: str | os.Pat
 
     path = memory_store_path(index, directory)
     _data_dir_usable(path.parent)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path.parent, exc) from exc
     os.close(handle)
     try:
         store.save_to_disk(temporary)
@@ -109,6 +128,9 @@ def save_memory_store(store, index: str = DEFAULT_INDEX, directory: str | os.Pat
             os.fsync(written.fileno())
         os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise _save_failed(path, exc) from exc
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -139,8 +161,11 @@ class IndexLock:
         import time
 
         _data_dir_usable(self.path.parent)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = open(self.path, "a+")
+        except OSError as exc:
+            raise _unwritable(self.path.parent, exc) from exc
         deadline = time.monotonic() + self.timeout
         waited = False
         while True:

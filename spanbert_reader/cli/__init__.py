@@ -41,3 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a file or device problem no layer above named: still one line, never a traceback
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
+        print(f"spanbert-qa {args.command}: error: {where}{exc.strerror or exc} (rerun with -v for details)",
+              file=sys.stderr)
+        return EXIT_USAGE

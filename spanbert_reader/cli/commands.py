@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from spanbert_reader.app.settings import AppSettings
+from spanbert_reader.data import jsonio
 
 EXIT_USAGE = 2
 
@@ -124,7 +125,7 @@ def _read_json_map(path: str, what: str) -> dict[str, Any]:
     if Path(path).exists() and not Path(path).is_file():
         raise CLIError(f"{what.capitalize()} {path} is not a regular file (a folder, FIFO or device).")
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        data = jsonio.loads(open(path, encoding="utf-8").read())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CLIError(f"Cannot read {what} {path}: {exc}") from exc
     if not isinstance(data, dict):

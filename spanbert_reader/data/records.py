@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
+
+from spanbert_reader.data import jsonio
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,10 @@ def parse_records(name: str, raw: str, content_keys: tuple[str, ...] = CONTENT_K
     lines: list[int | None]
     if name.endswith(".jsonl") or (stripped.startswith("{") and "\n{" in stripped and not name.endswith(".json")):
         numbered = [(number, line) for number, line in enumerate(raw.splitlines(), start=1) if line.strip()]
-        records = [json.loads(line) for _, line in numbered]
+        records = [jsonio.loads(line) for _, line in numbered]
         lines = [number for number, _ in numbered]
     else:
-        data = json.loads(raw)
+        data = jsonio.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("data"), list):
             return squad_paragraphs(data)
         if isinstance(data, dict):

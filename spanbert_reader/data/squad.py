@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spanbert_reader.data import jsonio
+
 logger = logging.getLogger(__name__)
 
 
@@ -78,7 +80,7 @@ def load_squad(path: str | Path) -> SquadDataset:
     expected = ('expected SQuAD format: {"version": ..., "data": [{"title": ..., "paragraphs": '
                 '[{"context": ..., "qas": [{"id", "question", "answers": [{"text", "answer_start"}]}]}]}]}')
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = jsonio.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"Cannot read dataset {path}: {exc}") from exc
     except json.JSONDecodeError as exc:
@@ -126,9 +128,15 @@ def load_squad(path: str | Path) -> SquadDataset:
                 if "answers" not in qa:
                     report.missing_answers_key += 1
                 answers, starts = [], []
-                for answer in qa.get("answers") or []:
-                    text = answer.get("text") if isinstance(answer, dict) else None
-                    if not isinstance(text, str) or not text.strip():
+                for n_answer, answer in enumerate(qa.get("answers") or []):
+                    field = f"{where}.qas[{q_index}].answers[{n_answer}]"
+                    if not isinstance(answer, dict):
+                        raise ValueError(f"{field} is a {type(answer).__name__}, expected an object "
+                                         '{"text": ..., "answer_start": ...}')
+                    text = answer.get("text")
+                    if text is not None and not isinstance(text, str):
+                        raise ValueError(f"{field}.text is a {type(text).__name__}, expected a string")
+                    if not text or not text.strip():
                         continue
                     start = answer.get("answer_start")
                     anchored = _anchor(context, text, start)

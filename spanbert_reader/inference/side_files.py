@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from spanbert_reader.data import jsonio
 from spanbert_reader.inference.ranking import (
     DEFAULT_FUSION,
     PROFILE_DEFAULTS,
@@ -28,7 +29,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonio.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         logger.warning("Ignoring %s: not readable JSON (%s)", path, exc)
         return None

@@ -5,7 +5,6 @@ fusion) treats them alike."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spanbert_reader.data import jsonio
 from spanbert_reader.modeling.checkpoint import CheckpointError, resolve_checkpoint
 from spanbert_reader.modeling.heads import SpanBertForQuestionAnswering, SpanLogits
 
@@ -23,7 +23,7 @@ IN_REPO_TYPES = ("bert", None)
 def checkpoint_model_type(folder: Path) -> str | None:
     """The ``model_type`` a checkpoint's ``config.json`` declares (None when it declares none)."""
     try:
-        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        data = jsonio.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{folder / 'config.json'} is not a usable model config ({exc}).") from exc
     if not isinstance(data, dict):
@@ -93,7 +93,7 @@ def refuse_remote_code(folder: Path) -> None:
     for name in ("config.json", "tokenizer_config.json"):
         path = folder / name
         try:
-            data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            data = jsonio.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         except (OSError, UnicodeDecodeError, ValueError):
             continue  # the loaders report a damaged file themselves
         if isinstance(data, dict) and data.get("auto_map"):

@@ -176,7 +176,30 @@ def read_checkpoint(path_or_id: str | os.PathLike, *, token: str | None = None,
                               f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); the file may be truncated "
                               "or not a checkpoint.") from exc
     encoder_state, other = split_state_dict(state)
+    check_config_matches_weights(config, encoder_state, config_path)
     return CheckpointState(folder, config, encoder_state, other, str(path_or_id))
+
+
+def check_config_matches_weights(config: SpanBertConfig, encoder: dict[str, torch.Tensor], config_path: Path) -> None:
+    """CheckpointError when ``config.json`` gives sizes its weights do not have, before a model of the config's
+    size is allocated (a ``vocab_size`` of 10**12 would otherwise ask the allocator for terabytes)."""
+    expected = {"embeddings.word_embeddings.weight": ("vocab_size", "hidden_size"),
+                "embeddings.position_embeddings.weight": ("max_position_embeddings", "hidden_size"),
+                "embeddings.token_type_embeddings.weight": ("type_vocab_size", "hidden_size"),
+                "encoder.layer.0.intermediate.dense.weight": ("intermediate_size", "hidden_size")}
+    for key, fields in expected.items():
+        tensor = encoder.get(key)
+        if tensor is None or tensor.dim() != len(fields):
+            continue
+        for axis, name in enumerate(fields):
+            if tensor.shape[axis] != getattr(config, name):
+                raise CheckpointError(f"{config_path} says {name} is {getattr(config, name)}, but the weights hold "
+                                      f"{tensor.shape[axis]} ({key} has shape {tuple(tensor.shape)}); the config "
+                                      "does not belong to these weights.")
+    layers = {int(k.split(".")[2]) for k in encoder if k.startswith("encoder.layer.") and k.split(".")[2].isdigit()}
+    if layers and max(layers) + 1 < config.num_hidden_layers:
+        raise CheckpointError(f"{config_path} says num_hidden_layers is {config.num_hidden_layers}, but the weights "
+                              f"hold {max(layers) + 1} layers; the config does not belong to these weights.")
 
 
 def finish_loading(model: nn.Module, checkpoint: CheckpointState, dtype: torch.dtype | None = None,

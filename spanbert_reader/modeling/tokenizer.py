@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any
+
+from spanbert_reader.data import jsonio
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def load_tokenizer(path_or_id: str | os.PathLike, token: str | None = None,
     settings: dict[str, Any] = {}
     config_file = folder / "tokenizer_config.json"
     if config_file.exists():
-        settings = json.loads(config_file.read_text(encoding="utf-8"))
+        settings = jsonio.loads(config_file.read_text(encoding="utf-8"))
     cased = vocab_is_cased(vocab)
     lower = settings.get("do_lower_case")
     if lower is None:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from spanbert_reader.data import jsonio
 from spanbert_reader.data.squad import SquadExample, load_squad
 from spanbert_reader.evaluation.metrics import score_squad
 from spanbert_reader.inference.decoding import DecodeSettings
@@ -136,7 +137,7 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
     state = LoopState(extra={"best": None, "dev": []})
     if config.resume:
         accelerator.load_state(str(state_dir))
-        state = LoopState.from_dict(json.loads((state_dir / "trainer_state.json").read_text()))
+        state = LoopState.from_dict(jsonio.loads((state_dir / "trainer_state.json").read_text()))
         logger.info("Resumed at step %d (epoch %d, batch %d)", state.global_step, state.epoch, state.batch_in_epoch)
 
     def save_state() -> None:

@@ -43,7 +43,7 @@ def test_a_save_cut_short_by_a_file_size_limit_keeps_the_old_index(tmp_path):
 
     result = subprocess.run([*_cli(), "index", str(big), "--no-progress"], env=env, preexec_fn=limit,
                             capture_output=True, text=True)
-    assert result.returncode != 0
+    assert "ulimit -f" in _one_line_exit_2(result) and "previous index is kept" in result.stderr
     assert (data / "default.json").read_bytes() == before  # the old index, intact
     assert not [p for p in data.iterdir() if p.name.endswith(".tmp")]  # no temp file left behind
     asked = subprocess.run([*_cli(), "ask", "Where is Mount Etna?", "--json", "--model", "unused-model-path"],
@@ -142,6 +142,9 @@ BAD_SQUAD = {
     "qa-not-an-object": (_squad([5]), "qas[0] is a int, expected an object"),
     "answers-an-int": (_squad([{"id": "a", "question": "q?", "answers": 3}]), "answers is a int, expected a list"),
     "id-a-list": (_squad([{"id": ["a"], "question": "q?", "answers": []}]), "id is a list, expected a string"),
+    "answer-an-int": (_squad([{"id": "a", "question": "q?", "answers": [5]}]), "answers[0] is a int, expected an"),
+    "answer-text-an-int": (_squad([{"id": "a", "question": "q?", "answers": [{"text": 7, "answer_start": 0}]}]),
+                           "answers[0].text is a int, expected a string"),
 }
 
 
@@ -442,3 +445,130 @@ def test_a_broken_reader_named_in_a_custom_yaml_is_an_error_not_the_demo_model(t
                             env=_ask_env(tmp_path), capture_output=True, text=True, timeout=300)
     line = _one_line_exit_2(result)
     assert "/etc" in line and "demo model" not in result.stderr
+
+
+def _in_namespace(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``script`` run by sh in a private user + mount namespace, where it may mount a tiny or read-only
+    filesystem; skipped where the kernel allows no unprivileged namespaces."""
+    import shutil
+
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True) if shutil.which("unshare") else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("needs `unshare -rm` (user and mount namespaces) to make a full or read-only filesystem")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    env.pop("SPANBERT_DATA_DIR", None)
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_full_disk_and_a_read_only_data_dir_are_one_line_and_keep_the_old_index(tmp_path):
+    exe = " ".join(_cli())
+    (tmp_path / "small.txt").write_text("Mount Etna is on Sicily.")
+    (tmp_path / "big.txt").write_text(" ".join(f"word{i}" for i in range(60000)))  # ~500 KB of index JSON
+    (tmp_path / "full").mkdir()
+    full = _in_namespace(f"mount -t tmpfs -o size=256k tmpfs full && {exe} index small.txt --data-dir full "
+                         f"--no-progress && cp full/default.json before.json && {exe} index big.txt --data-dir full "
+                         "--no-progress; status=$?; cmp full/default.json before.json && ls -a full; exit $status",
+                         tmp_path)
+    assert "No space left on device" in _one_line_exit_2(full) and "previous index is kept" in full.stderr
+    assert ".tmp" not in full.stdout and "default.json" in full.stdout  # old index intact (cmp), no temp file
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    result = _in_namespace(f"mount --bind read-only read-only && mount -o remount,ro,bind read-only && "
+                           f"{exe} index small.txt --data-dir read-only --no-progress", tmp_path)
+    assert "Read-only file system" in _one_line_exit_2(result) and "--data-dir" in result.stderr
+
+
+@pytest.mark.parametrize("folder", ["/proc/sys", "/sys/kernel"])
+def test_a_kernel_folder_as_data_dir_is_one_line(tmp_path, folder):
+    if not Path(folder).is_dir():
+        pytest.skip(f"{folder} is not on this system")
+    (tmp_path / "doc.txt").write_text("Mount Etna is on Sicily.")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([*_cli(), "index", str(tmp_path / "doc.txt"), "--data-dir", folder, "--no-progress"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert f"Cannot write to the data directory {folder}" in _one_line_exit_2(result)
+
+
+def test_deeply_nested_json_is_one_line_for_index_score_and_pretrain(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    for name in ("deep.json", "deep.jsonl"):
+        (tmp_path / name).write_text(deep)
+    env = {**os.environ, "SPANBERT_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*_cli(), *args], env=env, capture_output=True, text=True, timeout=300)
+
+    for name in ("deep.json", "deep.jsonl"):
+        result = cli("index", str(tmp_path / name), "--no-progress")
+        assert "No indexable files" in _one_line_exit_2(result) and f"{name}: invalid JSON" in result.stderr
+        assert "nested too deeply" in result.stderr
+    folder = tmp_path / "folder"  # one bad file in a folder is skipped and named; the rest is indexed
+    folder.mkdir()
+    (folder / "deep.json").write_text(deep)
+    (folder / "etna.txt").write_text("Mount Etna is on Sicily.")
+    indexed = cli("index", str(folder), "--no-progress")
+    assert indexed.returncode == 0 and "deep.json" in indexed.stderr + indexed.stdout, indexed.stderr
+    (tmp_path / "p.json").write_text("{}")
+    assert "nested too deeply" in _one_line_exit_2(cli("score", "--dataset", str(tmp_path / "deep.json"),
+                                                       "--predictions", str(tmp_path / "p.json")))
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "mini_squad2.json"
+    assert "nested too deeply" in _one_line_exit_2(cli("score", "--dataset", str(fixture), "--predictions",
+                                                       str(tmp_path / "deep.json")))
+    pretrained = cli("pretrain", "--corpus", str(tmp_path / "deep.json"), "--model", "unused", "--output",
+                     str(tmp_path / "out"), "--cpu", "--no-progress")
+    assert "no text" in _one_line_exit_2(pretrained) and "nested too deeply" in pretrained.stderr
+
+
+def test_an_embedding_model_that_cannot_be_loaded_is_one_line_naming_it(tmp_path):
+    env = {**_ask_env(tmp_path), "EMBEDDING_MODEL": "/nonexistent"}
+    docs = tmp_path / "docs"
+    indexed = subprocess.run([*_cli(), "index", str(docs), "--embed", "--no-progress"], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert "'/nonexistent': no such folder" in _one_line_exit_2(indexed)
+    offline = subprocess.run([*_cli(), "index", str(docs), "--embed", "--no-progress", "--embedding-model",
+                              "nobody/no-such-model"], env=env, capture_output=True, text=True, timeout=300)
+    assert "'nobody/no-such-model'" in _one_line_exit_2(offline) and "--embedding-model PATH" in offline.stderr
+    asked = subprocess.run([*_cli(), "ask", "Where is Etna?", "--pipeline", "inmemory_hybrid_qa"], env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert "text_embedder" in _one_line_exit_2(asked)
+
+
+def test_yaml_loops_missing_connections_and_binary_files_are_one_line(tmp_path):
+    from spanbert_reader.app.settings import demo_model_path
+
+    joiner = "haystack.components.joiners.document_joiner.DocumentJoiner"
+    reader = "haystack_integrations.components.readers.spanbert.reader.SpanBERTReader"
+    head = (f"components:\n  a: {{type: {joiner}}}\n  b: {{type: {joiner}}}\n"
+            f"  reader: {{type: {reader}, init_parameters: {{model: '{demo_model_path()}'}}}}\nconnections:\n")
+    files = {
+        "loop.yml": (head + "  - {sender: a.documents, receiver: b.documents}\n"
+                     "  - {sender: b.documents, receiver: a.documents}\n"
+                     "  - {sender: b.documents, receiver: reader.documents}\n", "loop (a -> b -> a)"),
+        "unknown.yml": (head + "  - {sender: a.documents, receiver: nowhere.documents}\n", "nowhere"),
+        "half.yml": (head + "  - {sender: a.documents}\n", "Missing receiver"),
+    }
+    for name, (text, _) in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "binary.yml").write_bytes(Path(sys.executable).resolve().read_bytes()[:4096])
+    files["binary.yml"] = ("", "not a YAML pipeline file")
+    env = _ask_env(tmp_path)
+    for name, (_, message) in files.items():
+        result = subprocess.run([*_cli(), "ask", "Where is Etna?", "--pipeline", str(tmp_path / name)], env=env,
+                                capture_output=True, text=True, timeout=120)
+        line = _one_line_exit_2(result)
+        assert name in line and message in line, (name, line)
+
+
+def test_a_config_asking_for_a_trillion_word_vocabulary_is_one_line(tmp_path, tiny_qa):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_qa, model)
+    config = json.loads((model / "config.json").read_text())
+    for value in (1e12, 10**12):
+        config["vocab_size"] = value
+        (model / "config.json").write_text(json.dumps(config))
+        result = subprocess.run([*_cli(), "ask", "Where is Etna?", "--model", str(model)], env=_ask_env(tmp_path),
+                                capture_output=True, text=True, timeout=120)
+        assert "vocab_size" in _one_line_exit_2(result)

@@ -53,7 +53,15 @@ def test_shape_mismatch_is_listed(tmp_path):
     state = load_file(folder / "model.safetensors")
     state["bert.embeddings.word_embeddings.weight"] = state["bert.embeddings.word_embeddings.weight"][:-3]
     save_file(state, folder / "model.safetensors")
-    with pytest.raises(CheckpointError, match="shape mismatch .*embeddings.word_embeddings.weight"):
+    with pytest.raises(CheckpointError, match="says vocab_size is .* but the weights hold"):
+        SpanBertForQuestionAnswering.from_pretrained(str(folder))
+    other = make_qa_checkpoint(tmp_path / "other")
+    state = load_file(other / "model.safetensors")
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    state[key] = state[key][:, :-2].contiguous()
+    save_file(state, other / "model.safetensors")
+    folder = other
+    with pytest.raises(CheckpointError, match="shape mismatch .*encoder.layer.0.attention.self.query.weight"):
         SpanBertForQuestionAnswering.from_pretrained(str(folder))
 
 
