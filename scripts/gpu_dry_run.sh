@@ -9,7 +9,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${1:-/tmp/spanbert-devicelike}"
-python312="${PYTHON312:-$(command -v python3.12 || echo /root/.pyenv/versions/3.12.1/bin/python3.12)}"
+python312="$(bash "$repo/scripts/find_python312.sh")"  # PYTHON312 first, then PATH, pyenv versions, /usr
 if [ ! -x "$venv/bin/python" ]; then
   "$python312" -m venv "$venv"
   "$venv/bin/pip" install -q "torch==2.11.0" "transformers==5.17.0" "tokenizers==0.23.2" "safetensors==0.8.0" \

@@ -572,3 +572,35 @@ def test_a_config_asking_for_a_trillion_word_vocabulary_is_one_line(tmp_path, ti
         result = subprocess.run([*_cli(), "ask", "Where is Etna?", "--model", str(model)], env=_ask_env(tmp_path),
                                 capture_output=True, text=True, timeout=120)
         assert "vocab_size" in _one_line_exit_2(result)
+
+
+def _broken_shim(folder: Path) -> None:
+    """A pyenv shim with no version selected: on PATH, but it fails whatever it is asked."""
+    folder.mkdir(parents=True)
+    shim = folder / "python3.12"
+    shim.write_text("#!/bin/sh\necho 'pyenv: python3.12: command not found' >&2\necho 'The `python3.12' command "
+                    "exists in these Python versions: 3.12.1' >&2\nexit 127\n")
+    shim.chmod(0o755)
+
+
+def test_the_gpu_dry_run_finds_a_python_312_behind_a_broken_pyenv_shim(tmp_path):
+    script = Path(__file__).resolve().parents[2] / "scripts" / "find_python312.sh"
+    _broken_shim(tmp_path / "shims")
+    wrong = tmp_path / "pyenv" / "versions" / "3.12.0" / "bin"  # named 3.12 but really this test's Python
+    wrong.mkdir(parents=True)
+    (wrong / "python3.12").symlink_to(sys.executable)
+    env = {"PATH": f"{tmp_path / 'shims'}:/usr/bin:/bin", "PYENV_ROOT": str(tmp_path / "pyenv"),
+           "HOME": str(tmp_path)}
+    real = subprocess.run(["bash", str(script)], capture_output=True, text=True)  # this machine's own search
+    if sys.version_info[:2] != (3, 12) and (Path("/usr/bin/python3.12").exists() or
+                                            Path("/usr/local/bin/python3.12").exists()):
+        pytest.skip("a system Python 3.12 would be found; this case needs a machine without one")
+    none = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert none.returncode == 1 and "no working Python 3.12" in none.stderr and "PYTHON312" in none.stderr
+    if real.returncode != 0:
+        pytest.skip("no Python 3.12 on this machine to find behind the shim")
+    good = tmp_path / "pyenv" / "versions" / "3.12.99" / "bin"
+    good.mkdir(parents=True)
+    (good / "python3.12").symlink_to(real.stdout.strip())
+    found = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert found.returncode == 0 and found.stdout.strip() == str(good / "python3.12"), found.stderr
