@@ -38,6 +38,26 @@ def demo_model():
     return path
 
 
+def _no_node(message: str) -> None:
+    """Fail (CI: SPANBERT_REQUIRE_ELASTICSEARCH=1) or skip, with ``message`` as the reason."""
+    if os.environ.get("SPANBERT_REQUIRE_ELASTICSEARCH") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def embedded_elasticsearch(start):
+    """``start()`` of tests/es_node (a node or a cluster), or a skip / failure saying why it cannot run here."""
+    import es_node
+
+    reason = es_node.missing_tools()
+    if reason:
+        _no_node(f"needs the embedded Elasticsearch: install Java and Maven ({reason})")
+    try:
+        return start()
+    except es_node.NodeUnavailable as exc:
+        _no_node(f"the embedded Elasticsearch could not start: {exc}")
+
+
 @pytest.fixture(scope="session")
 def elasticsearch_url():
     """A real Elasticsearch: ``$ELASTICSEARCH_URL`` when set, else the embedded node of tests/elasticsearch_node
@@ -45,22 +65,10 @@ def elasticsearch_url():
     ``SPANBERT_REQUIRE_ELASTICSEARCH=1`` (set by .ci/run) that is a failure instead."""
     import es_node
 
-    required = os.environ.get("SPANBERT_REQUIRE_ELASTICSEARCH") == "1"
     if os.environ.get("ELASTICSEARCH_URL"):
         yield os.environ["ELASTICSEARCH_URL"].rstrip("/")
         return
-    reason = es_node.missing_tools()
-    if reason:
-        message = f"needs a real Elasticsearch: set ELASTICSEARCH_URL, or install Java and Maven ({reason})"
-        if required:
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        node = es_node.start()
-    except es_node.NodeUnavailable as exc:
-        if required:
-            pytest.fail(str(exc))
-        pytest.skip(f"the embedded Elasticsearch could not start: {exc}")
+    node = embedded_elasticsearch(es_node.start)
     try:
         yield node.url
     finally:

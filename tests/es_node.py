@@ -80,14 +80,16 @@ def _health(url: str) -> dict | None:
         return None
 
 
-def start(timeout: float = 180.0) -> RunningNode:
-    """Build if needed, start the node on a free port and wait for a yellow cluster."""
+def start(timeout: float = 180.0, settings: dict[str, str] | None = None) -> RunningNode:
+    """Build if needed, start the node on a free port and wait for a yellow cluster. ``settings`` are node
+    settings over the single-node defaults (an empty value removes one)."""
     target = build()
     home = Path(tempfile.mkdtemp(prefix="spanbert-es-"))
     port = _free_port()
     classpath = os.pathsep.join([str(target / "classes"), str(target / "lib" / "*")])
     command = ["java", f"-Xms{HEAP}", f"-Xmx{HEAP}", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-               "-cp", classpath, MAIN_CLASS, str(home), str(port)]
+               "-cp", classpath, MAIN_CLASS, str(home), str(port),
+               *(f"{key}={value}" for key, value in (settings or {}).items())]
     log = open(home / "node.log", "w")
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT)
     node = RunningNode(f"http://127.0.0.1:{port}", process, home)
@@ -104,3 +106,31 @@ def start(timeout: float = 180.0) -> RunningNode:
     text = (home / "node.log").read_text(errors="replace")[-3000:]
     node.stop()
     raise NodeUnavailable(f"the embedded Elasticsearch did not become healthy in {timeout:.0f} s:\n{text}")
+
+
+def start_cluster(timeout: float = 240.0) -> list[RunningNode]:
+    """A real 2-node cluster of the same jars in two JVMs: the first node master-eligible and holding data, the
+    second a data-only node that joins through ``discovery.seed_hosts``. The second can be stopped without the
+    cluster losing its master; replicas on the first then become primaries."""
+    name = f"spanbert-cluster-{os.getpid()}-{_free_port()}"
+    transport = _free_port()
+    first = start(timeout, {"cluster.name": name, "node.name": "es-a", "discovery.type": "",
+                            "transport.port": str(transport), "discovery.seed_hosts": f"127.0.0.1:{transport}",
+                            "cluster.initial_master_nodes": "es-a"})
+    try:
+        second = start(timeout, {"cluster.name": name, "node.name": "es-b", "discovery.type": "",
+                                 "node.roles": "data", "transport.port": str(_free_port()),
+                                 "discovery.seed_hosts": f"127.0.0.1:{transport}"})
+    except NodeUnavailable:
+        first.stop()
+        raise
+    nodes = [first, second]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health = _health(first.url)
+        if health and health.get("number_of_nodes") == 2:
+            return nodes
+        time.sleep(1)
+    for node in nodes:
+        node.stop()
+    raise NodeUnavailable(f"the second node did not join the cluster in {timeout:.0f} s")

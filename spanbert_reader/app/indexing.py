@@ -39,6 +39,28 @@ class IndexReport:
     pruned: int = 0  # passages of files that no longer exist, removed by ``prune``
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     store: str = ""  # where the passages went (a file, or a server and index)
+    refused: list = field(default_factory=list)  # RefusedDocument: passages the store did not acknowledge
+
+
+class PartialIndexError(AppError):
+    """The store acknowledged only some passages; :attr:`report` says how many were written and which were
+    refused, with the server's reasons."""
+
+    def __init__(self, report: IndexReport, shown: int = 10) -> None:
+        self.report = report
+        refused = report.refused
+        kinds: dict[str, int] = {}
+        for item in refused:
+            kinds[item.error] = kinds.get(item.error, 0) + 1
+        lines = [f"{report.store} acknowledged {report.passages} of {report.passages + len(refused)} passage(s); "
+                 f"{len(refused)} were refused and are not in the index ("
+                 + ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]))
+                 + "). Fix them and index those files again (indexing a file again replaces its passages):"]
+        lines += [f"  {item.source}: {item.error}"
+                  + (f" (HTTP {item.status})" if item.status else "") + f": {item.reason}" for item in refused[:shown]]
+        if len(refused) > shown:
+            lines.append(f"  ... and {len(refused) - shown} more")
+        super().__init__("\n".join(lines))
 
 
 def indexing_pipeline_name(settings: AppSettings, embed: bool) -> str:
@@ -79,13 +101,15 @@ def index_files(settings: AppSettings, paths: Iterable[str | os.PathLike], *, em
             store = load_memory_store(settings.index_name, settings.data_dir, must_exist=False)
             inject_store(loaded, store)
         targets = list({id(s): s for _, s in document_stores(loaded)}.values())
-        report.passages, report.replaced = run_indexing(loaded, files, targets, progress=progress)
+        report.passages, report.replaced, report.refused = run_indexing(loaded, files, targets, progress=progress)
         if prune:
             report.pruned = sum(prune_missing_files(target) for target in targets)
         if store is not None:
             report.store = str(save_memory_store(store, settings.index_name, settings.data_dir))
         else:
             report.store = f"{redact_url(settings.elasticsearch_url)} index '{settings.index_name}'"
+    if report.refused:
+        raise PartialIndexError(report)
     return report
 
 
@@ -205,10 +229,11 @@ def _jsonl_chunks(path: Path, records: int):
 
 
 def run_indexing(pipeline, files: Sequence[Path], stores: Sequence = (), batch_size: int = 16,
-                 progress: bool = True, large_jsonl_bytes: int = LARGE_JSONL_BYTES) -> tuple[int, int]:
+                 progress: bool = True, large_jsonl_bytes: int = LARGE_JSONL_BYTES) -> tuple[int, int, list]:
     """Run ``pipeline`` (router.sources → ... → writer) over files in batches, first removing each file's old
-    passages from ``stores``; return (passages written, old passages removed). The bar counts files; a large
-    JSON-lines file is then indexed in chunks of records with a bar of its own that counts records."""
+    passages from ``stores``; return (passages the store acknowledged, old passages removed, passages refused).
+    A batch the store partly refuses does not stop the run. The bar counts files; a large JSON-lines file is then
+    indexed in chunks of records with a bar of its own that counts records."""
     from haystack.dataclasses import ByteStream
     from tqdm.auto import tqdm
 
@@ -221,11 +246,25 @@ def run_indexing(pipeline, files: Sequence[Path], stores: Sequence = (), batch_s
     ordinary = [Path(f) for f in files if not large(Path(f))]
     streamed = [Path(f) for f in files if large(Path(f))]
     written = removed = 0
+    refused: list = []
+
+    def run(sources) -> int:
+        from haystack.core.errors import PipelineRuntimeError
+
+        from haystack_integrations.components.writers.spanbert.bulk import BulkWriteError
+
+        try:
+            return _written(pipeline.run({"router": {"sources": sources}}))
+        except PipelineRuntimeError as exc:
+            if not isinstance(exc.__cause__, BulkWriteError):
+                raise
+            refused.extend(exc.__cause__.refused)
+            return exc.__cause__.written
     with tqdm(total=len(ordinary), unit="file", desc="Indexing", disable=not progress or not ordinary) as bar:
         for start in range(0, len(ordinary), batch_size):
             batch = [str(f) for f in ordinary[start: start + batch_size]]
             removed += sum(remove_file_passages(store, batch) for store in stores)
-            written += _written(pipeline.run({"router": {"sources": batch}}))
+            written += run(batch)
             bar.update(len(batch))
     for path in streamed:
         removed += sum(remove_file_passages(store, [str(path)]) for store in stores)
@@ -235,9 +274,9 @@ def run_indexing(pipeline, files: Sequence[Path], stores: Sequence = (), batch_s
             for offset, text in _jsonl_chunks(path, JSONL_CHUNK_RECORDS):
                 stream = ByteStream(data=text.encode("utf-8", errors="surrogateescape"), mime_type="application/jsonl",
                                     meta={"file_path": str(path), "line_offset": offset})
-                written += _written(pipeline.run({"router": {"sources": [stream]}}))
+                written += run([stream])
                 bar.update(text.count("\n") + (0 if text.endswith("\n") else 1))
-    return written, removed
+    return written, removed, refused
 
 
 def read_index_texts(settings: AppSettings) -> list[str]:
