@@ -47,15 +47,13 @@ class PartialIndexError(AppError):
     refused, with the server's reasons."""
 
     def __init__(self, report: IndexReport, shown: int = 10) -> None:
+        from haystack_integrations.components.writers.spanbert.bulk import error_counts
+
         self.report = report
         refused = report.refused
-        kinds: dict[str, int] = {}
-        for item in refused:
-            kinds[item.error] = kinds.get(item.error, 0) + 1
         lines = [f"{report.store} acknowledged {report.passages} of {report.passages + len(refused)} passage(s); "
-                 f"{len(refused)} were refused and are not in the index ("
-                 + ", ".join(f"{kind} x{count}" for kind, count in sorted(kinds.items(), key=lambda kv: -kv[1]))
-                 + "). Fix them and index those files again (indexing a file again replaces its passages):"]
+                 f"{len(refused)} were refused and are not in the index ({error_counts(refused)}). Fix them and "
+                 "index those files again (indexing a file again replaces its passages):"]
         lines += [f"  {item.source}: {item.error}"
                   + (f" (HTTP {item.status})" if item.status else "") + f": {item.reason}" for item in refused[:shown]]
         if len(refused) > shown:

@@ -48,11 +48,15 @@ class BulkWriteError(DocumentStoreError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        kinds = Counter(r.error for r in self.refused)
         first = self.refused[0] if self.refused else None
-        detail = "; ".join(f"{kind} x{count}" for kind, count in kinds.most_common())
         example = f" First: {first.source}: {first.reason}" if first else ""
-        return (f"{len(self.refused)} passage(s) were not written ({detail}); {self.written} were.{example}")
+        return (f"{len(self.refused)} passage(s) were not written ({error_counts(self.refused)}); {self.written} "
+                f"were.{example}")
+
+
+def error_counts(refused: list[RefusedDocument]) -> str:
+    """``"type xN; type xM"``: the server's error types of ``refused``, most frequent first."""
+    return "; ".join(f"{kind} x{count}" for kind, count in Counter(r.error for r in refused).most_common())
 
 
 def _source(document: Document) -> str:
@@ -121,7 +125,7 @@ class AcknowledgedDocumentWriter:
             return {"documents_written": self.document_store.write_documents(documents=documents, policy=policy)}
         return {"documents_written": self._write_elasticsearch(documents, policy)}
 
-    def _actions(self, documents: list[Document], policy: DuplicatePolicy) -> list[tuple[Document, dict, bytes]]:
+    def _actions(self, documents: list[Document], policy: DuplicatePolicy) -> list[tuple[Document, list, int]]:
         store = self.document_store
         operation = "index" if policy == DuplicatePolicy.OVERWRITE else "create"
         actions = []
