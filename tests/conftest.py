@@ -45,13 +45,14 @@ def _no_node(message: str) -> None:
     pytest.skip(message)
 
 
-def embedded_elasticsearch(start):
-    """``start()`` of tests/es_node (a node or a cluster), or a skip / failure saying why it cannot run here."""
+def embedded_elasticsearch(start, alternative: str = ""):
+    """``start()`` of tests/es_node (a node or a cluster), or a skip / failure saying why it cannot run here
+    (``alternative``: another way to get a server, for the message)."""
     import es_node
 
     reason = es_node.missing_tools()
     if reason:
-        _no_node(f"needs the embedded Elasticsearch: install Java and Maven ({reason})")
+        _no_node(f"needs a real Elasticsearch: {alternative}install Java and Maven ({reason})")
     try:
         return start()
     except es_node.NodeUnavailable as exc:
@@ -68,7 +69,7 @@ def elasticsearch_url():
     if os.environ.get("ELASTICSEARCH_URL"):
         yield os.environ["ELASTICSEARCH_URL"].rstrip("/")
         return
-    node = embedded_elasticsearch(es_node.start)
+    node = embedded_elasticsearch(es_node.start, alternative="set ELASTICSEARCH_URL, or ")
     try:
         yield node.url
     finally:
