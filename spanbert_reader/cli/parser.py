@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "passages); use with --distractors")
     tr.add_argument("--distractors", type=int, default=None,
                     help="with --shared-norm: training paragraphs retrieved by BM25 read beside the gold one")
+    tr.add_argument("--negatives", type=float, default=None,
+                    help="with --shared-norm and --distractors: the share (0-1) of questions also read over their "
+                         "distractors alone with 'no answer' as the target, so the reader learns to say an answer "
+                         "is not in the passages (default 0)")
 
     sv = sub.add_parser("serve", help="serve the question page and POST /spanbert_qa/run over HTTP")
     _store_args(sv)

@@ -13,6 +13,10 @@ A small logistic regression maps what is known at ranking time to a probability.
 - ``null_odds``: the model's null logit minus the best reader logit (SQuAD 2.0 evidence; 0 when none) and
   ``has_null``;
 - ``log_passages``: log(1 + passages read);
+- ``question_coverage``, ``sentence_coverage``, ``window_coverage``: the share of the question's content words in
+  the answer's passage, its sentence and the words around it; ``answer_in_question``: how much of the answer
+  repeats the question; ``log_answer_words`` (:mod:`spanbert_reader.inference.evidence`). They tell an answer
+  from passages about the question from one out of passages that merely share a few words with it;
 - ``retriever_raw`` and ``retriever_top_raw``: log(1 + the passage's raw retriever score) and the same for the
   best-retrieved passage (0 without scores). Raw scores tell "the best passage matches the question well" from
   "nothing matches", but their scale moves with the corpus (BM25's IDF), so the default fit
@@ -33,15 +37,20 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spanbert_reader.data.text import normalize_answer
+from spanbert_reader.inference.evidence import NAMES as EVIDENCE_FEATURES
+from spanbert_reader.inference.evidence import QuestionEvidence
 
 if TYPE_CHECKING:
     from spanbert_reader.inference.engine import QueryPrediction
 
-FEATURES = ("fused_logit", "logit", "retriever_score", "inverse_rank", "margin", "log_agreement", "null_odds",
-            "has_null", "log_passages", "retriever_raw", "retriever_top_raw")
+_READER_FEATURES = ("fused_logit", "logit", "retriever_score", "inverse_rank", "margin", "log_agreement", "null_odds",
+                    "has_null", "log_passages")
+_RAW_FEATURES = ("retriever_raw", "retriever_top_raw")
+FEATURES = (*_READER_FEATURES, *_RAW_FEATURES, *EVIDENCE_FEATURES)
+_LEGACY_FEATURES = (*_READER_FEATURES, *_RAW_FEATURES)  # a record that names none was fitted on these
 # what `eval --tune-calibration` fits on: not the raw retriever scores, whose scale moves with the corpus (BM25's
 # IDF): fitted on 10,000 passages they made the demo reader abstain on every question of a 5-file corpus
-FIT_FEATURES = FEATURES[:9]
+FIT_FEATURES = (*_READER_FEATURES, *EVIDENCE_FEATURES)
 AGREEMENT_POOL = 20  # best spans looked at for agreement
 MARGIN_CAP = 30.0
 
@@ -104,7 +113,7 @@ class Calibration:
         try:
             return cls(tuple(float(v) for v in data["weights"]), float(data["bias"]),
                        tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["scale"]),
-                       tuple(data.get("features", FEATURES)), float(data.get("abstain_threshold", 0.5)),
+                       tuple(data.get("features", _LEGACY_FEATURES)), float(data.get("abstain_threshold", 0.5)),
                        dict(data.get("details", {})))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not a calibration record ({type(exc).__name__}: {exc})") from None
@@ -126,6 +135,8 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
     has_null = prediction.null_logit is not None and prediction.best_logit is not None
     shared = {"retriever_top_raw": top_raw, "null_odds": prediction.null_odds if has_null else 0.0,
               "has_null": 1.0 if has_null else 0.0, "log_passages": math.log1p(len(prediction.passages))}
+    evidence = QuestionEvidence(prediction.query)
+    coverage: dict[int, float] = {}
     rows = []
     for index, span in enumerate(spans[:count]):
         if index == 0:
@@ -135,7 +146,11 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
         text = pool[index][1] if index < len(pool) else normalize_answer(
             prediction.passages[span.passage][span.start: span.end])
         agreeing = {passage for passage, other in pool if other == text} if text else set()
-        rows.append({**shared, "retriever_raw": _log_score(raw[span.passage]) if raw else 0.0,
+        passage = prediction.passages[span.passage]
+        if span.passage not in coverage:
+            coverage[span.passage] = evidence.coverage(passage)
+        rows.append({**shared, **evidence.features(passage, span.start, span.end, coverage[span.passage]),
+                     "retriever_raw": _log_score(raw[span.passage]) if raw else 0.0,
                      "fused_logit": span.score, "logit": span.logit,
                      "retriever_score": normalized[span.passage] if normalized is not None else 1.0,
                      "inverse_rank": 1.0 / (span.passage + 1),
@@ -263,6 +278,6 @@ DEFAULT_CALIBRATION = Calibration(
     bias=-3.449974,
     mean=(5.437152, 6.240196, 0.797391, 0.76754, -0.492732, 0.034952, -7.459964, 1.0, 1.685883),
     scale=(2.475758, 2.522047, 0.327652, 0.322265, 4.135457, 0.163651, 3.323018, 1.0, 0.686314),
-    features=FIT_FEATURES, abstain_threshold=0.0,
+    features=_READER_FEATURES, abstain_threshold=0.0,
     details={"source": "the bundled demo reader (minilm-squad-demo), inmemory_qa (BM25), 370 held-out questions x "
                        "k in 1, 5, 10, gold present and removed; 2026-12-02"})

@@ -30,7 +30,8 @@ class QueryPrediction:
     scores (None: none given). ``best_logit`` is the best *reader-only* span logit over all candidates (the
     no-answer rule compares it with ``null_logit``, so fusion never moves a tuned threshold). ``null_logit`` is
     the minimum ``[CLS]`` start+end logit over all windows of all passages (None when no passage produced a
-    window); ``passage_null_logits[i]`` is that minimum for passage ``i`` alone.
+    window); ``passage_null_logits[i]`` is that minimum for passage ``i`` alone. ``query`` is the question read
+    (calibration compares it with the answer's passage).
     """
 
     spans: list[CharSpan]
@@ -39,6 +40,7 @@ class QueryPrediction:
     best_logit: float | None = None
     passages: Sequence[str] = ()
     retriever_scores: Sequence[float | None] | None = None
+    query: str = ""
 
     @property
     def null_odds(self) -> float:
@@ -64,7 +66,8 @@ class QueryPrediction:
         spans = [s for s in self.spans if s.passage < k]
         scores = None if self.retriever_scores is None else list(self.retriever_scores[:k])
         return QueryPrediction(spans, min(present) if present else None, nulls,
-                               max((s.logit for s in spans), default=None), list(self.passages[:k]), scores)
+                               max((s.logit for s in spans), default=None), list(self.passages[:k]), scores,
+                               self.query)
 
 
 class ExtractiveQA:
@@ -147,7 +150,7 @@ class ExtractiveQA:
                 prepared = pending.result()
                 pending = pool.submit(self._prepare_chunk, chunks[number + 1], query_tokens, passages,
                                       window_settings) if number + 1 < len(chunks) else None
-                self._run_chunk(current, prepared, decode_settings, results, passages, retriever_scores)
+                self._run_chunk(current, prepared, decode_settings, results, passages, retriever_scores, queries)
                 if progress:
                     progress(len(current))
         return [r for r in results if r is not None]
@@ -171,7 +174,7 @@ class ExtractiveQA:
                    prepared: tuple[list[tuple[int, int]], list[TokenizedText], list[Window]],
                    decode_settings: DecodeSettings, results: list[QueryPrediction | None],
                    passages: Sequence[Sequence[str]],
-                   retriever_scores: Sequence[Sequence[float | None]] | None) -> None:
+                   retriever_scores: Sequence[Sequence[float | None]] | None, queries: Sequence[str]) -> None:
         items, tokenized, all_windows = prepared
         decoder = PassageDecoder(len(items), decode_settings)
         with self._lock:
@@ -198,4 +201,5 @@ class ExtractiveQA:
             spans = sorted(best.values(), key=lambda s: -s.logit)
             scores = None if retriever_scores is None else list(retriever_scores[q])
             results[q] = QueryPrediction(spans, min(present) if present else None, nulls,
-                                         spans[0].logit if spans else None, list(passages[q]), scores)
+                                         spans[0].logit if spans else None, list(passages[q]), scores,
+                                         queries[q])

@@ -84,6 +84,9 @@ class FinetuneConfig(TrainingSettings):
     max_answer_length: int = 30
     shared_norm: bool = False  # one softmax over all windows of all passages of a question
     distractors: int = 0  # with shared_norm: BM25-retrieved paragraphs read beside the gold one
+    # with shared_norm: the share of questions also read over their distractors alone, with "no answer" ([CLS]) as
+    # the target, so the null logit learns "the answer is not in these passages" (open-domain abstention)
+    negatives: float = 0.0
 
 
 @dataclass(kw_only=True)

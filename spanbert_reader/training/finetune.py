@@ -87,6 +87,10 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         raise ValueError("--distractors needs --shared-norm (the single-paragraph objective reads one paragraph)")
     if config.distractors < 0:
         raise ValueError(f"--distractors must be >= 0, got {config.distractors}")
+    if not 0 <= config.negatives <= 1:
+        raise ValueError(f"--negatives must be a share between 0 and 1, got {config.negatives}")
+    if config.negatives and not config.distractors:
+        raise ValueError("--negatives needs --shared-norm and --distractors (the negatives are the distractors)")
     config.validate()
     train = load_squad(config.train)  # the data first: its errors are cheaper to find than a model load
     train_examples = train.examples[: config.train_limit] if config.train_limit else train.examples
@@ -114,7 +118,8 @@ def finetune(config: FinetuneConfig) -> dict[str, Any]:
         )
 
         others = bm25_distractors(train_examples, config.distractors, config.seed)
-        features, skipped = build_group_features(train_examples, others, window_tokenizer, windows)
+        features, skipped = build_group_features(train_examples, others, window_tokenizer, windows,
+                                                 negatives=config.negatives, seed=config.seed)
         batch_items = max(1, per_device // (1 + config.distractors))  # questions (groups) per forward pass
         make_batch, loss_fn = collate_groups, shared_norm_loss
     else:

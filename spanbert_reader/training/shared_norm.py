@@ -5,6 +5,10 @@ Each training question is read with its gold paragraph plus ``distractors`` para
 retrieved by BM25 (random ones fill up when BM25 finds too few). The gold span's positions in every window that
 holds it are the targets; windows without the answer only add to the shared normaliser. Impossible questions
 (and answers no window holds whole) target the ``[CLS]`` positions of all windows.
+
+With ``negatives``, that share of the questions is also read over its distractors alone, as an impossible group:
+the null logit then learns "the answer is not in these passages", the commonest failure of open-domain QA (a
+question whose distractors contain one of its answer texts is not used as a negative).
 """
 
 from __future__ import annotations
@@ -56,13 +60,16 @@ def bm25_distractors(examples: Sequence[SquadExample], count: int, seed: int) ->
 
 
 def build_group_features(examples: Sequence[SquadExample], distractors: Sequence[Sequence[str]],
-                         tokenizer: WindowTokenizer, settings: WindowSettings) -> tuple[list[GroupFeature], int]:
-    """One group per question (gold paragraph first); returns (groups, questions skipped: answer not locatable)."""
+                         tokenizer: WindowTokenizer, settings: WindowSettings, negatives: float = 0.0,
+                         seed: int = 0) -> tuple[list[GroupFeature], int]:
+    """One group per question (gold paragraph first), plus for a ``negatives`` share of the questions a group of
+    their distractors alone targeting "no answer"; returns (groups, questions skipped: answer not locatable)."""
     texts = list(dict.fromkeys([e.context for e in examples] + [c for group in distractors for c in group]))
     tokenized = dict(zip(texts, tokenizer.tokenize(texts), strict=True))
     queries = tokenizer.tokenize([e.question for e in examples])
     groups: list[GroupFeature] = []
     skipped = 0
+    rng = random.Random(seed)
     for example, query, others in zip(examples, queries, distractors, strict=True):
         target = answer_tokens(example, tokenized[example.context].offsets)
         if target is UNLOCATABLE:
@@ -77,7 +84,18 @@ def build_group_features(examples: Sequence[SquadExample], distractors: Sequence
         if windows:
             impossible = target is None or all(w.start_position < 0 for w in windows)
             groups.append(GroupFeature(windows, impossible))
+        if others and negatives and rng.random() < negatives and not _mentions_answer(example, others):
+            alone = [TrainFeature(w.input_ids, w.passage_offset, -1, -1)
+                     for text in others for w in tokenizer.windows(0, query.ids, tokenized[text], settings)]
+            if alone:
+                groups.append(GroupFeature(alone, True))
     return groups, skipped
+
+
+def _mentions_answer(example: SquadExample, passages: Sequence[str]) -> bool:
+    """Whether any passage holds one of the example's answer texts (then it is no clean negative)."""
+    answers = [a.strip().lower() for a in example.answers or [] if a.strip()]
+    return any(a in p.lower() for a in answers for p in passages)
 
 
 def collate_groups(groups: list[GroupFeature], pad_id: int) -> dict[str, torch.Tensor]:

@@ -46,6 +46,41 @@ def test_group_features_put_targets_only_in_gold_windows(tmp_path):
             assert text == example.answers[0]
 
 
+def test_negatives_add_an_impossible_group_of_the_distractors_unless_they_hold_the_answer(tmp_path):
+    facts = [("the cat sat on a mat .", "where did the cat sit?", "mat"),
+             ("a dog ran in the park .", "where did the dog run?", "park"),
+             ("the bird sang at dawn .", "when did the bird sing?", "dawn"),
+             ("a fish swam in the lake .", "where did the fish swim?", "lake")]
+    data = {"version": "1.1", "data": [{"title": "t", "paragraphs": [
+        {"context": c, "qas": [{"id": str(i), "question": q, "answers": [{"text": a, "answer_start": c.index(a)}]}]}
+        for i, (c, q, a) in enumerate(facts)]}]}
+    (tmp_path / "d.json").write_text(json.dumps(data))
+    examples = load_squad(tmp_path / "d.json").examples
+    others = [[e.context for e in examples if e.context != x.context][:2] for x in examples]
+    others[1] = ["the park was empty ."]  # holds question 1's answer "park": no clean negative
+    tokenizer = WindowTokenizer(tiny_tokenizer())
+    settings = WindowSettings(24, 4, 8)
+    plain, _ = build_group_features(examples, others, tokenizer, settings)
+    groups, skipped = build_group_features(examples, others, tokenizer, settings, negatives=1.0)
+    assert skipped == 0 and len(plain) == 4 and len(groups) == 7
+    negatives = [g for g in groups if g.impossible]
+    assert len(negatives) == 3
+    for group in negatives:
+        batch = collate_groups([group], tokenizer.pad_id)
+        assert batch["start_targets"][:, 0].all() and batch["start_targets"][:, 1:].sum() == 0  # [CLS] only
+        assert batch["end_targets"][:, 0].all() and batch["end_targets"][:, 1:].sum() == 0
+
+
+def test_negatives_need_distractors_and_a_share_between_0_and_1(tmp_path):
+    (tmp_path / "train.json").write_text(json.dumps(synthetic_squad(4, 1)))
+    base = dict(train=str(tmp_path / "train.json"), model=str(tmp_path / "none"), output=str(tmp_path / "out"),
+                cpu=True, progress=False, shared_norm=True)
+    with pytest.raises(ValueError, match="--negatives needs"):
+        finetune(FinetuneConfig(**base, negatives=0.5))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        finetune(FinetuneConfig(**base, distractors=2, negatives=1.5))
+
+
 def test_shared_norm_fine_tuning_learns_and_saves_a_usable_reader(tmp_path):
     from haystack import Document
 
