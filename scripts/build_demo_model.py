@@ -69,7 +69,15 @@ def fusion_section(output: Path) -> str:
         lines.append(_fusion_entry_line(f"main entry, for {data.get('pipeline', 'BM25')}", data))
     for name, entry in (data.get("profiles") or {}).items():
         lines.append(_fusion_entry_line(f"profile `{name}`, for {entry.get('pipeline', name)}", entry))
-    lines += ["", "The full grids are in the project's BENCHMARKS.md (\"Score fusion\").", "", ""]
+    calibration = data.get("calibration")
+    if calibration:
+        held_out = (calibration.get("details") or {}).get("held_out") or {}
+        measured = (f" Fitted on one half of the questions, measured on the other over gold present and removed: ECE "
+                    f"{held_out['ece']:.3f}, AUROC {held_out['auroc']:.3f}." if "ece" in held_out else "")
+        lines.append(f"- calibration (`spanbert-qa eval --tune-calibration`): {len(calibration['features'])} "
+                     f"features, \"not found\" below {calibration['abstain_threshold']:.3f}.{measured}")
+    lines += ["", "The full grids are in the project's BENCHMARKS.md (\"Score fusion\", \"Calibration and "
+              "abstention\").", "", ""]
     return "\n".join(lines)
 
 

@@ -274,10 +274,13 @@ def choose_abstain_threshold(probabilities: Sequence[float], labels: Sequence[in
 # reader never says "not found" on a mapping fitted to another model), and `spanbert-qa eval --tune-calibration`
 # fits the model's own.
 DEFAULT_CALIBRATION = Calibration(
-    weights=(1.282238, 0.200589, -0.046151, 0.665518, 0.178791, 0.057549, 0.15564, 0.0, 0.094423),
-    bias=-3.449974,
-    mean=(5.437152, 6.240196, 0.797391, 0.76754, -0.492732, 0.034952, -7.459964, 1.0, 1.685883),
-    scale=(2.475758, 2.522047, 0.327652, 0.322265, 4.135457, 0.163651, 3.323018, 1.0, 0.686314),
-    features=_READER_FEATURES, abstain_threshold=0.0,
-    details={"source": "the bundled demo reader (minilm-squad-demo), inmemory_qa (BM25), 370 held-out questions x "
-                       "k in 1, 5, 10, gold present and removed; 2026-12-02"})
+    weights=(0.690478, 0.812166, -0.163702, 0.506521, 0.333587, -0.007905, 0.43502, 0, 0.232151, 0.089888,
+             0.212917, 0.044167, -0.530998, -0.235353),
+    bias=-3.55898,
+    mean=(2.67537, 3.8758, 0.849946, 0.79337, -1.01478, 0.035095, -12.2069, 1, 2.0503, 0.546325, 0.408182,
+          0.42129, 0.102957, 1.32739),
+    scale=(4.18199, 3.99733, 0.274069, 0.310203, 5.19907, 0.161354, 3.94746, 1, 0.834703, 0.203784, 0.247024,
+           0.240689, 0.227537, 0.661359),
+    features=FIT_FEATURES, abstain_threshold=0.0,
+    details={"source": "the bundled demo reader (minilm-squad-demo, shared-norm), inmemory_qa (BM25), 370 held-out "
+                       "questions x k in 1, 5, 10, 20, gold present and removed; 2026-12-02"})
