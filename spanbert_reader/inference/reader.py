@@ -217,7 +217,7 @@ class SpanReader:
     def _load(self) -> None:
         import torch
 
-        from spanbert_reader.inference.precision import resolve_precision
+        from spanbert_reader.inference.precision import quantize_if_asked, resolve_precision
         from spanbert_reader.modeling import SpanBertForQuestionAnswering, load_qa_model, load_tokenizer
         from spanbert_reader.modeling.checkpoint import resolve_checkpoint
 
@@ -228,6 +228,7 @@ class SpanReader:
         model.to(device=torch_device, dtype=resolve_precision(self.runtime.precision, torch_device)).eval()
         if isinstance(model, SpanBertForQuestionAnswering):
             model.qa_outputs.to(torch_device, torch.float32)  # the span head stays fp32: its logits are ranked
+        quantize_if_asked(model, self.runtime.precision, torch_device)
         self._install(model, tokenizer, Path(folder))
         logger.info("loaded %s on %s, settings %s", self.model_name, torch_device, self._settings)
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 NORMALIZATIONS = ("minmax", "max", "rank", "raw")
 NO_ANSWER_METHODS = ("auto", "null_logit", "estimate")
 
@@ -37,7 +37,7 @@ def checked_float(name: str, value: Any, minimum: float | None = None, allow_non
 def check_precision(precision: Any) -> None:
     """Raise ValueError unless ``precision`` is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be 'auto', 'fp32', 'fp16' or 'bf16', got {precision!r}")
+        raise ValueError(f"precision must be 'auto', 'fp32', 'fp16', 'bf16' or 'int8', got {precision!r}")
 
 
 def check_fusion_profile(profile: str | None) -> None:
@@ -76,7 +76,8 @@ class RuntimeSettings:
 
     ``batch_size``: windows per forward pass. ``max_tokens_per_batch``: optional padded-token budget per forward
     pass (long documents on GPUs). ``precision``: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on
-    CPU), ``"fp32"``, ``"fp16"`` or ``"bf16"``. ``use_token_type_ids``: pass segment ids (False only to reproduce
+    CPU), ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"int8"`` (CPU only: dynamic int8 quantisation of the encoder's
+    Linear layers, opt-in). ``use_token_type_ids``: pass segment ids (False only to reproduce
     readers that omit them). ``packed``: run each batch's windows concatenated without padding (False pads each
     batch to its longest window; both give the same answers within float tolerance). ``compile``: run the model
     through ``torch.compile`` (experimental; batches padded to multiples of 64 tokens).
