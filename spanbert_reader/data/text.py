@@ -1,10 +1,12 @@
 """Text rules in one place: SQuAD answer normalisation (metrics, answer aggregation, tests) and the check that a
-question is real text (the reader, the server and ``ask``)."""
+question is real text (the reader, the server and ``ask``); and whether an answer occurs in a passage (answer
+recall, training negatives)."""
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = set(string.punctuation)
@@ -16,6 +18,13 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
+
+
+def answer_occurs(answers: Sequence[str], passages: Sequence[str]) -> bool:
+    """Whether a normalised gold answer occurs, as whole words, in a normalised passage."""
+    golds = [f" {normalize_answer(a)} " for a in answers if normalize_answer(a)]
+    texts = [f" {normalize_answer(p)} " for p in passages]
+    return any(g in t for g in golds for t in texts)
 
 
 def check_text(text: str, name: str = "question") -> str:

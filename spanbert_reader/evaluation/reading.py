@@ -17,7 +17,7 @@ from typing import Any
 from haystack import Document
 
 from spanbert_reader.data.squad import SquadDataset, SquadExample, dataset_dict
-from spanbert_reader.data.text import normalize_answer
+from spanbert_reader.data.text import answer_occurs
 from spanbert_reader.evaluation.metrics import compute_exact, score_squad
 from spanbert_reader.evaluation.tuning import tune_fusion_settings
 from spanbert_reader.inference.engine import QueryPrediction
@@ -39,9 +39,7 @@ def context_documents(examples: Sequence[SquadExample]) -> tuple[list[Document],
 
 def answer_in(answers: Sequence[str], documents: Sequence[Document]) -> bool:
     """A normalised gold answer occurs in a normalised passage."""
-    golds = [f" {normalize_answer(a)} " for a in answers if normalize_answer(a)]
-    passages = [f" {normalize_answer(d.content or '')} " for d in documents]
-    return any(g in p for g in golds for p in passages)
+    return answer_occurs(answers, [d.content or "" for d in documents])
 
 
 @dataclass

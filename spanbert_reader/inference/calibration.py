@@ -136,7 +136,6 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
     shared = {"retriever_top_raw": top_raw, "null_odds": prediction.null_odds if has_null else 0.0,
               "has_null": 1.0 if has_null else 0.0, "log_passages": math.log1p(len(prediction.passages))}
     evidence = QuestionEvidence(prediction.query)
-    coverage: dict[int, float] = {}
     rows = []
     for index, span in enumerate(spans[:count]):
         if index == 0:
@@ -146,10 +145,7 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
         text = pool[index][1] if index < len(pool) else normalize_answer(
             prediction.passages[span.passage][span.start: span.end])
         agreeing = {passage for passage, other in pool if other == text} if text else set()
-        passage = prediction.passages[span.passage]
-        if span.passage not in coverage:
-            coverage[span.passage] = evidence.coverage(passage)
-        rows.append({**shared, **evidence.features(passage, span.start, span.end, coverage[span.passage]),
+        rows.append({**shared, **evidence.features(prediction.passages[span.passage], span.start, span.end),
                      "retriever_raw": _log_score(raw[span.passage]) if raw else 0.0,
                      "fused_logit": span.score, "logit": span.logit,
                      "retriever_score": normalized[span.passage] if normalized is not None else 1.0,

@@ -43,6 +43,7 @@ class QuestionEvidence:
 
     def __init__(self, question: str) -> None:
         self.words = _content(_words(question))
+        self._passages: dict[str, float] = {}  # coverage of each passage seen: its answers share it
 
     def coverage(self, text: str) -> float:
         """Share of the question's content words in ``text`` (1.0 for a question without any)."""
@@ -50,10 +51,10 @@ class QuestionEvidence:
             return 1.0
         return len(self.words & _content(_words(text))) / len(self.words)
 
-    def features(self, passage: str, start: int, end: int, passage_coverage: float | None = None
-                 ) -> dict[str, float]:
-        """The :data:`NAMES` values of the answer ``passage[start:end]`` (``passage_coverage``: the passage's
-        :meth:`coverage` when already known)."""
+    def features(self, passage: str, start: int, end: int) -> dict[str, float]:
+        """The :data:`NAMES` values of the answer ``passage[start:end]``."""
+        if passage not in self._passages:
+            self._passages[passage] = self.coverage(passage)
         before = passage[:start]
         ends = list(_SENTENCE_END.finditer(before))
         sentence_start = ends[-1].end() if ends else 0
@@ -63,6 +64,6 @@ class QuestionEvidence:
         answer = _words(passage[start:end])
         answer_content = [w[:STEM] for w in answer if w not in STOPWORDS]
         repeated = (sum(w in self.words for w in answer_content) / len(answer_content)) if answer_content else 0.0
-        return {"question_coverage": self.coverage(passage) if passage_coverage is None else passage_coverage,
+        return {"question_coverage": self._passages[passage],
                 "sentence_coverage": self.coverage(sentence), "window_coverage": self.coverage(window),
                 "answer_in_question": repeated, "log_answer_words": math.log1p(len(answer))}

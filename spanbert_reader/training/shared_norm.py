@@ -8,7 +8,7 @@ holds it are the targets; windows without the answer only add to the shared norm
 
 With ``negatives``, that share of the questions is also read over its distractors alone, as an impossible group:
 the null logit then learns "the answer is not in these passages", the commonest failure of open-domain QA (a
-question whose distractors contain one of its answer texts is not used as a negative).
+question whose distractors contain one of its answer texts, as answer recall counts it, is not used as a negative).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from spanbert_reader.data.squad import SquadExample
+from spanbert_reader.data.text import answer_occurs
 from spanbert_reader.inference.windows import WindowSettings, WindowTokenizer, pad_windows
 from spanbert_reader.training.features import UNLOCATABLE, TrainFeature, answer_tokens, window_target
 
@@ -76,26 +77,22 @@ def build_group_features(examples: Sequence[SquadExample], distractors: Sequence
             skipped += 1
             continue
         windows: list[TrainFeature] = []
+        distractor_windows: list[TrainFeature] = []  # targetless: they also make the negative group
         for index, text in enumerate([example.context, *others]):
             for window in tokenizer.windows(0, query.ids, tokenized[text], settings):
                 found = window_target(window, target) if index == 0 else None
                 start_position, end_position = found or (-1, -1)
-                windows.append(TrainFeature(window.input_ids, window.passage_offset, start_position, end_position))
+                feature = TrainFeature(window.input_ids, window.passage_offset, start_position, end_position)
+                windows.append(feature)
+                if index:
+                    distractor_windows.append(feature)
         if windows:
             impossible = target is None or all(w.start_position < 0 for w in windows)
             groups.append(GroupFeature(windows, impossible))
-        if others and negatives and rng.random() < negatives and not _mentions_answer(example, others):
-            alone = [TrainFeature(w.input_ids, w.passage_offset, -1, -1)
-                     for text in others for w in tokenizer.windows(0, query.ids, tokenized[text], settings)]
-            if alone:
-                groups.append(GroupFeature(alone, True))
+        if (distractor_windows and negatives and rng.random() < negatives
+                and not answer_occurs(example.answers, others)):
+            groups.append(GroupFeature(distractor_windows, True))
     return groups, skipped
-
-
-def _mentions_answer(example: SquadExample, passages: Sequence[str]) -> bool:
-    """Whether any passage holds one of the example's answer texts (then it is no clean negative)."""
-    answers = [a.strip().lower() for a in example.answers or [] if a.strip()]
-    return any(a in p.lower() for a in answers for p in passages)
 
 
 def collate_groups(groups: list[GroupFeature], pad_id: int) -> dict[str, torch.Tensor]:
