@@ -91,11 +91,23 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def cpu_features() -> str:
+    """The vector units that decide CPU speed here (e.g. "AVX-512, AMX-BF16"), from /proc/cpuinfo."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "unknown vector units"
+    names = [("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16"),
+             ("amx_int8", "AMX-INT8")]
+    found = [label for flag, label in names if flag in flags] or (["AVX2"] if "avx2" in flags else [])
+    return ", ".join(found) or "no AVX2"
+
+
 def machine_line() -> str:
     import platform
 
     import torch
 
-    return (f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} CPU threads, "
+    return (f"{platform.processor() or platform.machine()} ({cpu_features()}), {psutil.cpu_count()} CPU threads, "
             f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads")

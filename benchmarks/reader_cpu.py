@@ -1,12 +1,15 @@
-"""TransformersExtractiveReader (TER) vs SpanBERTReader on the CPU, same checkpoint, same documents.
+"""TransformersExtractiveReader (TER) vs SpanBERTReader on the CPU: quiet, and with one core busy.
 
-Runs alternate in one process (TER, ours, TER, ours ...). Reports passages/s, the ratio ours/TER, peak
-RSS growth during the runs, and how often the two readers' top answers are identical when our reader is
-configured like TER (no segment ids, no answer-length limit, every window proposes starts). Writes its table
-into BENCHMARKS.md.
+Same checkpoint, same documents, readers alternating in one process (TER, ours fp32, ours fp32 as one pass on
+torch's thread pool, ours bf16 where the CPU has native bf16, ours int8), median of ``--rounds``. Each state is
+measured in the same run: "quiet", then "one core busy" while a helper process this script starts spins on one
+core (stopped at the end). Reports passages/s and ratios against TER measured in the same state, how often the
+top answers agree (bf16, int8 and the one-pass run against fp32; fp32 configured like TER against TER), and the
+tokens each reader pushes through the encoder (TER pads every window of a query to the longest one). Writes its
+table into BENCHMARKS.md.
 
-    python benchmarks/reader_cpu.py                      # both sizes
-    python benchmarks/reader_cpu.py --sizes minilm --queries 40
+    python benchmarks/reader_cpu.py                                  # the default workloads
+    python benchmarks/reader_cpu.py --workloads minilm:24x10 --rounds 1 --no-write
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import datetime
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from common import PeakMemory, machine_line, squad_workload, write_section  # noqa: E402
+from common import machine_line, squad_workload, write_section  # noqa: E402
 from haystack import Document  # noqa: E402
 
 
@@ -62,96 +66,164 @@ def time_reader(reader, queries, docs) -> tuple[float, list]:
     return time.perf_counter() - start, results
 
 
-def bench_size(size: str, queries, passages, rounds: int) -> dict:
+def native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Spinner:
+    """A helper process that keeps one core busy (a tight Python loop) until stopped."""
+
+    def __enter__(self) -> Spinner:
+        self.process = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        time.sleep(1.0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+class TokenCounter:
+    """Counts the input tokens (padding included) a model's embeddings receive."""
+
+    def __init__(self, embeddings: torch.nn.Module) -> None:
+        self.tokens = 0
+        embeddings.register_forward_pre_hook(self._hook, with_kwargs=True)
+
+    def _hook(self, module, args, kwargs) -> None:
+        ids = args[0] if args else kwargs.get("input_ids")
+        self.tokens += ids.numel()
+
+
+def make_readers(path: Path) -> dict:
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
     from spanbert_reader import SpanBERTReader
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = build_checkpoint(size, Path(tmp))
-        docs = [[Document(content=p) for p in group] for group in passages]
-        n_passages = sum(len(g) for g in docs)
-        ter = TransformersExtractiveReader(model=str(path), top_k=5, device=None)
-        ours = SpanBERTReader(model=str(path), top_k=5)
-        alike = SpanBERTReader(model=str(path), top_k=5, use_token_type_ids=False, max_answer_length=None,
-                               max_context_only=False)
-        bf16 = SpanBERTReader(model=str(path), top_k=5, precision="bf16")
-        for reader in (ter, ours, alike, bf16):
-            reader.warm_up()
-            reader.run(query=queries[0], documents=docs[0])
-        times = {"ter": [], "ours": [], "bf16": []}
-        peaks = {"ter": 0.0, "ours": 0.0, "bf16": 0.0}
-        results = {}
-        for _ in range(rounds):
-            for name, reader in (("ter", ter), ("ours", ours), ("bf16", bf16)):
-                with PeakMemory() as memory:
-                    elapsed, answers = time_reader(reader, queries, docs)
-                times[name].append(elapsed)
-                peaks[name] = max(peaks[name], memory.peak_mb)
-                results[name] = answers
-        _, alike_answers = time_reader(alike, queries, docs)
-        agree = sum(top_answer(a) == top_answer(b) for a, b in zip(results["ter"], alike_answers, strict=True))
-        bf16_agree = sum(top_answer(a) == top_answer(b)
-                         for a, b in zip(results["ours"], results["bf16"], strict=True))
-        start = time.perf_counter()
-        ours.run_batch(queries, docs)
-        batch_elapsed = time.perf_counter() - start
-    ter_rate = n_passages / statistics.median(times["ter"])
-    ours_rate = n_passages / statistics.median(times["ours"])
-    bf16_rate = n_passages / statistics.median(times["bf16"])
-    return {
-        "bf16_rate": bf16_rate, "bf16_ratio": bf16_rate / ter_rate, "bf16_agree": bf16_agree,
-        "size": size, "passages": n_passages, "ter_rate": ter_rate, "ours_rate": ours_rate,
-        "ratio": ours_rate / ter_rate, "batch_rate": n_passages / batch_elapsed,
-        "ter_peak": peaks["ter"], "ours_peak": peaks["ours"], "agree": agree, "queries": len(queries),
+    readers = {
+        "ter": TransformersExtractiveReader(model=str(path), top_k=5, device=None),
+        "fp32": SpanBERTReader(model=str(path), top_k=5),
+        "one-pass": SpanBERTReader(model=str(path), top_k=5),
+        "int8": SpanBERTReader(model=str(path), top_k=5, precision="int8"),
     }
+    if native_bf16():
+        readers["bf16"] = SpanBERTReader(model=str(path), top_k=5, precision="bf16")
+    readers["alike"] = SpanBERTReader(model=str(path), top_k=5, use_token_type_ids=False, max_answer_length=None,
+                                      max_context_only=False)
+    for reader in readers.values():
+        reader.warm_up()
+    readers["one-pass"].span_reader.engine.runner.cpu_workers = 1  # the policy before cpu_workers existed
+    return readers
+
+
+def bench_workload(size: str, n_queries: int, docs_per_query: int, rounds: int) -> dict:
+    queries, passages, description = squad_workload(n_queries, docs_per_query)
+    docs = [[Document(content=p) for p in group] for group in passages]
+    n_passages = sum(len(g) for g in docs)
+    with tempfile.TemporaryDirectory() as tmp:
+        readers = make_readers(build_checkpoint(size, Path(tmp)))
+        counters = {"ter": TokenCounter(readers["ter"].model.base_model.embeddings),
+                    "fp32": TokenCounter(readers["fp32"].span_reader.model.bert.embeddings)}
+        for reader in readers.values():
+            reader.run(query=queries[0], documents=docs[0])
+        timed = [name for name in readers if name != "alike"]
+        row: dict = {"size": size, "queries": n_queries, "docs": docs_per_query, "passages": n_passages,
+                     "description": description, "timed": timed}
+        for state in ("quiet", "busy"):
+            times: dict[str, list[float]] = {name: [] for name in timed}
+            answers: dict[str, list] = {}
+            before = {name: c.tokens for name, c in counters.items()}
+            with Spinner() if state == "busy" else _Quiet():
+                for _ in range(rounds):
+                    for name in timed:
+                        elapsed, answers[name] = time_reader(readers[name], queries, docs)
+                        times[name].append(elapsed)
+            if state == "quiet":
+                row["tokens"] = {name: (c.tokens - before[name]) / rounds for name, c in counters.items()}
+            row[state] = {name: n_passages / statistics.median(t) for name, t in times.items()}
+            if state == "quiet":
+                top = {name: [top_answer(a) for a in answers[name]] for name in timed}
+                row["agree"] = {name: sum(a == b for a, b in zip(top["fp32"], top[name], strict=True))
+                                for name in timed if name not in ("ter", "fp32")}
+                _, alike = time_reader(readers["alike"], queries, docs)
+                row["agree"]["alike"] = sum(top_answer(a) == b for a, b in zip(alike, top["ter"], strict=True))
+    return row
+
+
+class _Quiet:
+    def __enter__(self) -> _Quiet:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def cell(row: dict, state: str, name: str) -> str:
+    if name not in row[state]:
+        return "n/a (no native bf16)"
+    rate = row[state][name]
+    return f"{rate:.1f} ({rate / row[state]['ter']:.2f}x)"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="minilm,base")
-    parser.add_argument("--queries", type=int, default=48, help="queries for the MiniLM-sized model")
-    parser.add_argument("--base-queries", type=int, default=12, help="queries for the BERT-base-sized model")
-    parser.add_argument("--docs-per-query", type=int, default=10, help="passages per query (a retriever's top-k)")
+    parser.add_argument("--workloads", default="minilm:24x10,minilm:4x48,base:6x10",
+                        help="comma-separated SIZE:QUERIESxPASSAGES (size minilm or base)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     rows = []
-    description = ""
-    for size in args.sizes.split(","):
-        n = args.queries if size == "minilm" else args.base_queries
-        queries, passages, description = squad_workload(n, args.docs_per_query)
-        row = bench_size(size, queries, passages, args.rounds)
+    for spec in args.workloads.split(","):
+        size, shape = spec.split(":")
+        n_queries, docs_per_query = (int(x) for x in shape.split("x"))
+        row = bench_workload(size, n_queries, docs_per_query, args.rounds)
         rows.append(row)
-        print(f"{size}: TER {row['ter_rate']:.1f} passages/s, ours {row['ours_rate']:.1f} passages/s "
-              f"(ratio {row['ratio']:.2f}x), ours run_batch {row['batch_rate']:.1f} passages/s, "
-              f"peak RSS growth TER {row['ter_peak']:.0f} MB / ours {row['ours_peak']:.0f} MB, "
-              f"top answers identical (alike config) {row['agree']}/{row['queries']}; ours bf16 "
-              f"{row['bf16_rate']:.1f} passages/s ({row['bf16_ratio']:.2f}x TER, top answer = fp32 on "
-              f"{row['bf16_agree']}/{row['queries']})", flush=True)
+        print(spec, {s: {k: round(v, 1) for k, v in row[s].items()} for s in ("quiet", "busy")},
+              "agree", row["agree"], "tokens", row["tokens"], flush=True)
+    names = {"minilm": "all-MiniLM-L6-v2 + seeded span head", "base": "BERT-base-sized, random"}
     table = [
-        f"## Reader on CPU: SpanBERTReader vs TransformersExtractiveReader ({datetime.date.today()})",
+        f"## Reader on CPU: SpanBERTReader vs TransformersExtractiveReader, quiet and one core busy "
+        f"({datetime.date.today()})",
         "",
-        f"Machine: {machine_line()}. Workload: questions of {description.split(':')[0]}, each with "
-        f"{args.docs_per_query} paragraphs of its own article (its gold paragraph among them, like a retriever's "
-        f"top-{args.docs_per_query}); {args.queries} questions for MiniLM, {args.base_queries} for BERT-base. "
-        "max_seq_length 384, stride 128, top_k 5, "
-        f"fp32 unless marked bf16 "
-        f"(bf16 is opt-in on CPU: `precision=\"bf16\"`), "
-        f"median of {args.rounds} alternating rounds, one `run()` per query. Command: "
-        f"`python benchmarks/reader_cpu.py`.",
+        f"Machine: {machine_line()}. Workloads: questions of {rows[0]['description'].split(':')[0]}, each with "
+        "N paragraphs of its own article (its gold paragraph among them, like a retriever's top-N); "
+        "max_seq_length 384, stride 128, top_k 5, one `run()` per query, all readers alternating in one process, "
+        f"median of {args.rounds} rounds per state. \"one core busy\": a helper process spinning on one core "
+        "while the same rounds run again. fp32 is the default (single-threaded passes side by side, "
+        "`cpu_workers`); \"fp32 one pass\" is the same reader with `cpu_workers=1` (one pass on torch's thread "
+        "pool, the behaviour before). Ratios are against TER in the same state. Command: "
+        "`python benchmarks/reader_cpu.py`.",
         "",
-        "| checkpoint | passages | TER passages/s | ours passages/s | ratio | ours `run_batch` passages/s "
-        "| peak RSS growth TER / ours (MB) | identical top answer (alike config) | ours bf16 passages/s (ratio) "
-        "| bf16 top answer = fp32 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| checkpoint | queries × passages | state | TER passages/s | ours fp32 | ours fp32 one pass | ours bf16 "
+        "| ours int8 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        name = "all-MiniLM-L6-v2 + seeded span head" if r["size"] == "minilm" else "BERT-base-sized, random"
-        table.append(f"| {name} | {r['passages']} | {r['ter_rate']:.1f} | {r['ours_rate']:.1f} | "
-                     f"**{r['ratio']:.2f}x** | {r['batch_rate']:.1f} | {r['ter_peak']:.0f} / {r['ours_peak']:.0f} | "
-                     f"{r['agree']}/{r['queries']} | {r['bf16_rate']:.1f} ({r['bf16_ratio']:.2f}x) | "
-                     f"{r['bf16_agree']}/{r['queries']} |")
+        for state, label in (("quiet", "quiet"), ("busy", "one core busy")):
+            table.append(f"| {names[r['size']]} | {r['queries']} × {r['docs']} | {label} | {r[state]['ter']:.1f} | "
+                         f"**{cell(r, state, 'fp32')}** | {cell(r, state, 'one-pass')} | {cell(r, state, 'bf16')} | "
+                         f"{cell(r, state, 'int8')} |")
+    table += [
+        "",
+        "Top answers (document and offsets) identical, over the queries of each workload, quiet rounds; and the "
+        "encoder input tokens per round (TER pads each query's windows to its longest one, ours packs them):",
+        "",
+        "| checkpoint | queries × passages | one pass = fp32 | bf16 = fp32 | int8 = fp32 | ours configured like TER = "
+        "TER | tokens TER / ours |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        agree = r["agree"]
+        bf16 = f"{agree['bf16']}/{r['queries']}" if "bf16" in agree else "n/a"
+        table.append(f"| {names[r['size']]} | {r['queries']} × {r['docs']} | {agree['one-pass']}/{r['queries']} | "
+                     f"{bf16} | {agree['int8']}/{r['queries']} | {agree['alike']}/{r['queries']} | "
+                     f"{r['tokens']['ter']:.0f} / {r['tokens']['fp32']:.0f} "
+                     f"({r['tokens']['ter'] / r['tokens']['fp32']:.2f}x) |")
     if not args.no_write:
         write_section("reader_cpu", "\n".join(table))
     print("\n".join(table))

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
+from spanbert_reader.inference.cpu_workers import balanced_split, run_parallel, worker_count
 from spanbert_reader.inference.windows import Window, pad_windows
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,10 @@ class WindowRunner:
     """Feeds windows to a span model (anything returning ``start_logits`` / ``end_logits``).
 
     With ``packed`` (the default when the model has ``forward_packed``) a batch's windows are concatenated
-    without padding; otherwise each batch is padded to its own longest window.
+    without padding; otherwise each batch is padded to its own longest window. On the CPU a batch is split into
+    ``cpu_workers`` parts of about equal length, run as single-threaded passes side by side
+    (:mod:`spanbert_reader.inference.cpu_workers`; None: as many as torch's intra-op threads, 1: one pass on
+    torch's thread pool). The answers are the same either way.
 
     On an out-of-memory error the batch is halved and retried (same answers), and later batches use the
     smaller size; this is logged once per runner.
@@ -69,8 +74,10 @@ class WindowRunner:
 
     def __init__(self, model: torch.nn.Module, device: torch.device, pad_id: int,
                  use_token_type_ids: bool = True, packed: bool | None = None,
-                 pad_to_multiple: int | None = None) -> None:
+                 pad_to_multiple: int | None = None, cpu_workers: int | None = None) -> None:
         self.model = model
+        self.cpu_workers = cpu_workers  # CPU: single-threaded passes side by side (None: torch's thread count)
+        worker_count(cpu_workers)  # validates
         self.pad_to_multiple = pad_to_multiple  # padded path: round lengths up (few shapes for torch.compile)
         # Packed (unpadded) execution when the model supports it: no compute is spent on padding.
         self.packed = hasattr(model, "forward_packed") if packed is None else packed
@@ -121,6 +128,20 @@ class WindowRunner:
         return start, end
 
     def _forward(self, windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
+        workers = worker_count(self.cpu_workers) if self.device.type == "cpu" else 1
+        if workers < 2 or len(windows) < 2:
+            return self._forward_one(windows)
+        groups = balanced_split([w.length for w in windows], workers)
+        results = run_parallel([partial(self._forward_one, [windows[i] for i in g]) for g in groups], workers)
+        start = np.zeros((len(windows), max(r[0].shape[1] for r in results)), dtype=np.float32)
+        end = np.zeros_like(start)
+        for group, (group_start, group_end) in zip(groups, results, strict=True):
+            width = group_start.shape[1]
+            start[group, :width] = group_start
+            end[group, :width] = group_end
+        return start, end
+
+    def _forward_one(self, windows: Sequence[Window]) -> tuple[np.ndarray, np.ndarray]:
         if self.packed:
             return self._forward_packed(windows)
         tensors = self._tensors(windows)

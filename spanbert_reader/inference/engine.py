@@ -86,13 +86,16 @@ class ExtractiveQA:
         windows_per_chunk: windows built at a time; bounds host memory for very large inputs.
         packed: run batches unpadded (default when the model supports it); False pads per batch.
         pad_to_multiple: pad each batch's length up to a multiple of this (few shapes for ``torch.compile``).
+        cpu_workers: on the CPU, single-threaded passes run side by side per batch (None: torch's thread count;
+            1: one pass on torch's thread pool); see :mod:`spanbert_reader.inference.cpu_workers`.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device | str = "cpu",
                  windows: WindowSettings | None = None, decode: DecodeSettings | None = None,
                  batch_size: int = 32, max_tokens_per_batch: int | None = None,
                  use_token_type_ids: bool = True, windows_per_chunk: int = 4096,
-                 packed: bool | None = None, pad_to_multiple: int | None = None) -> None:
+                 packed: bool | None = None, pad_to_multiple: int | None = None,
+                 cpu_workers: int | None = None) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.model = model
@@ -103,7 +106,7 @@ class ExtractiveQA:
         self.max_tokens_per_batch = max_tokens_per_batch
         self.windows_per_chunk = windows_per_chunk
         self.runner = WindowRunner(model, torch.device(device), self.window_tokenizer.pad_id, use_token_type_ids,
-                                   packed=packed, pad_to_multiple=pad_to_multiple)
+                                   packed=packed, pad_to_multiple=pad_to_multiple, cpu_workers=cpu_workers)
         self._lock = threading.Lock()  # one forward pass at a time per model
 
     def tokenize(self, texts: Sequence[str]) -> list[TokenizedText]:

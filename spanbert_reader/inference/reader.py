@@ -253,7 +253,7 @@ class SpanReader:
             batch_size=runtime.batch_size, max_tokens_per_batch=runtime.max_tokens_per_batch,
             use_token_type_ids=runtime.use_token_type_ids,
             packed=runtime.packed and not runtime.compile and hasattr(model, "forward_packed"),
-            pad_to_multiple=64 if runtime.compile else None)
+            pad_to_multiple=64 if runtime.compile else None, cpu_workers=1 if runtime.compile else runtime.cpu_workers)
 
     def _sources(self, folder: Path | None, calibration) -> dict[str, str]:
         from spanbert_reader.inference.calibration import DEFAULT_CALIBRATION

@@ -80,7 +80,10 @@ class RuntimeSettings:
     Linear layers, opt-in). ``use_token_type_ids``: pass segment ids (False only to reproduce
     readers that omit them). ``packed``: run each batch's windows concatenated without padding (False pads each
     batch to its longest window; both give the same answers within float tolerance). ``compile``: run the model
-    through ``torch.compile`` (experimental; batches padded to multiples of 64 tokens).
+    through ``torch.compile`` (experimental; batches padded to multiples of 64 tokens). ``cpu_workers``: on the CPU,
+    each batch runs as this many single-threaded passes side by side, which keeps its speed when other processes
+    share the cores (None: torch's intra-op thread count, set with ``torch.set_num_threads`` or
+    ``OMP_NUM_THREADS``; 1: one pass on torch's thread pool); the same answers either way.
     """
 
     batch_size: int = 32
@@ -89,11 +92,13 @@ class RuntimeSettings:
     use_token_type_ids: bool = True
     packed: bool = True
     compile: bool = False
+    cpu_workers: int | None = None
 
     def __post_init__(self) -> None:
         checked_int("batch_size", self.batch_size, 1)
         checked_int("max_tokens_per_batch", self.max_tokens_per_batch, 1, allow_none=True)
         check_precision(self.precision)
+        checked_int("cpu_workers", self.cpu_workers, 1, allow_none=True)
 
 
 @dataclass(frozen=True)

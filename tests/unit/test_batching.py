@@ -102,23 +102,26 @@ class _OOMAbove(torch.nn.Module):
         return self.inner(ids, mask, types)
 
 
-def test_out_of_memory_halves_batch_and_gives_same_answers(model, caplog):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_out_of_memory_halves_batch_and_gives_same_answers(model, caplog, workers):
     windows = _windows(40)
     assert len(windows) > 32
-    reference = _collect(WindowRunner(model, torch.device("cpu"), 0), windows, 16)
+    reference = _collect(WindowRunner(model, torch.device("cpu"), 0, cpu_workers=1), windows, 16)
     flaky = _OOMAbove(model, limit=3)
-    runner = WindowRunner(flaky, torch.device("cpu"), 0)
+    runner = WindowRunner(flaky, torch.device("cpu"), 0, cpu_workers=workers)
     with caplog.at_level(logging.WARNING):
         result = _collect(runner, windows, 16)
     assert caplog.text.count("Out of memory") == 1
-    assert runner.batch_size_cap is not None and runner.batch_size_cap <= 3
+    # the cap counts a whole batch; with workers each pass gets a share of it
+    assert runner.batch_size_cap is not None and runner.batch_size_cap <= 3 * workers
     first_ok = next(i for i, n in enumerate(flaky.calls) if n <= 3)
     assert max(flaky.calls[first_ok:]) <= 3  # after the first OOM, no batch is larger than the new cap
     for i in reference:
         np.testing.assert_allclose(reference[i][0], result[i][0], atol=1e-5)
 
 
-def test_failed_batch_memory_is_released_before_the_retry(model):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_failed_batch_memory_is_released_before_the_retry(model, workers):
     import weakref
 
     class HoldsActivations(torch.nn.Module):
@@ -136,7 +139,7 @@ def test_failed_batch_memory_is_released_before_the_retry(model):
             return self.inner(ids, mask, types)
 
     holder = HoldsActivations(model)
-    _collect(WindowRunner(holder, torch.device("cpu"), 0), _windows(12), 8)
+    _collect(WindowRunner(holder, torch.device("cpu"), 0, cpu_workers=workers), _windows(12), 8)
     assert holder.failed
 
 

@@ -77,9 +77,8 @@ class SpanBERTReader:
       ``null_threshold``, ``calibration_factor``, ``retriever_weight``, ``retriever_normalization``,
       ``aggregate_answers``, ``fusion_profile``, ``overlap_threshold``;
     - **runtime** (:class:`~spanbert_reader.inference.settings.RuntimeSettings`): ``batch_size`` (TER:
-      ``max_batch_size``), ``max_tokens_per_batch``, ``precision``, ``use_token_type_ids``, ``packed``, ``compile``;
-    - **request limits**: ``max_documents``, ``max_document_chars`` (refused with a ValueError past them).
-
+      ``max_batch_size``), ``max_tokens_per_batch``, ``precision``, ``use_token_type_ids``, ``packed``, ``compile``,
+      ``cpu_workers``; **request limits**: ``max_documents``, ``max_document_chars`` (a ValueError past them).
     Usage (README, "Use the reader"): ``SpanBERTReader(model=...).run(query=..., documents=[...])["answers"]``.
     """
 
@@ -95,7 +94,8 @@ class SpanBERTReader:
                  max_tokens_per_batch: int | None = None, precision: str = "auto", use_token_type_ids: bool = True,
                  max_documents: int | None = None, max_document_chars: int | None = None, packed: bool = True,
                  compile: bool = False, max_batch_size: int | None = None, answers_per_seq: int | None = None,
-                 model_kwargs: dict[str, Any] | None = None, calibrate: bool = True) -> None:
+                 model_kwargs: dict[str, Any] | None = None, calibrate: bool = True, cpu_workers: int | None = None
+                 ) -> None:
         for name, value in (("max_batch_size", max_batch_size), ("answers_per_seq", answers_per_seq),
                             ("max_documents", max_documents), ("max_document_chars", max_document_chars)):
             checked_int(name, value, 1, allow_none=True)
@@ -113,7 +113,7 @@ class SpanBERTReader:
             windows=WindowSettings(max_seq_length, stride, max_query_length),
             decode=DecodeSettings(answers_per_seq or n_best_per_window, max_answer_length, max_context_only),
             runtime=RuntimeSettings(max_batch_size or batch_size, max_tokens_per_batch, precision, use_token_type_ids,
-                                    packed, compile),
+                                    packed, compile, cpu_workers),
             scoring=ScoringSettings(no_answer_method, null_threshold, calibration_factor, retriever_weight,
                                     retriever_normalization, aggregate_answers, fusion_profile, overlap_threshold,
                                     calibrate))
