@@ -35,7 +35,8 @@ def activation(name: str):
 
 
 class Embeddings(nn.Module):
-    """Word + position + token-type embeddings, then LayerNorm and dropout."""
+    """Word + position + token-type embeddings, then LayerNorm and dropout. A checkpoint with one segment type
+    (``type_vocab_size`` 1, e.g. BERT-architecture encoders with an XLM-R vocabulary) reads every segment id as 0."""
 
     def __init__(self, config: SpanBertConfig) -> None:
         super().__init__()
@@ -48,6 +49,8 @@ class Embeddings(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor,
                 position_ids: torch.Tensor) -> torch.Tensor:
+        if self.token_type_embeddings.num_embeddings == 1:
+            token_type_ids = torch.zeros_like(token_type_ids)
         x = (self.word_embeddings(input_ids) + self.position_embeddings(position_ids)
              + self.token_type_embeddings(token_type_ids))
         return self.dropout(self.LayerNorm(x))

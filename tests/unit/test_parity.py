@@ -123,3 +123,23 @@ def test_encoder_round_trip_loads_in_automodel_without_warnings(tmp_path):
         diff = (hf.eval()(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
                 - ours(ids, mask, types))
     assert diff[mask.bool()].abs().max() <= TOL
+
+
+def test_a_checkpoint_with_one_segment_type_reads_every_segment_id_as_zero(tmp_path):
+    """BERT-architecture encoders with an XLM-R vocabulary may have ``type_vocab_size`` 1: the reader's passage
+    segment id 1 must not index past the table (transformers would raise), and must mean segment 0."""
+    from helpers import make_qa_checkpoint
+
+    from spanbert_reader.inference.reader import SpanReader
+
+    folder = make_qa_checkpoint(tmp_path / "one-type", type_vocab_size=1)
+    ours = SpanBertForQuestionAnswering.from_pretrained(str(folder)).eval()
+    ids = torch.randint(5, 40, (2, 12))
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        zeros = ours(ids, mask, torch.zeros_like(ids))
+        ones = ours(ids, mask, torch.ones_like(ids))
+    assert torch.equal(zeros.start_logits, ones.start_logits) and torch.equal(zeros.end_logits, ones.end_logits)
+    reader = SpanReader(str(folder), device="cpu")
+    answers = reader.answer(["who built the tower?"], [["the tower was built by the king in the north"]])[0]
+    assert any(not a.is_no_answer for a in answers)
