@@ -77,17 +77,6 @@ def encoder_folder(path: str | None, work: Path) -> Path:
     return folder
 
 
-def sentence_transformer_folder(encoder: Path, out: Path) -> Path:
-    """multilingual-e5-small as a sentence-transformers model (mean pooling, normalised): how e5 embeds."""
-    from sentence_transformers import SentenceTransformer, models
-
-    body = models.Transformer(str(encoder), max_seq_length=256)
-    model = SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean"),
-                                         models.Normalize()], device="cpu")
-    model.save(str(out))
-    return out
-
-
 def retrieval_recall(dataset: Path, corpus: Path, st_model: Path, ks: list[int]) -> dict[str, dict[int, float]]:
     """Recall@k of each question's paragraph over every paragraph of ``corpus``, per retrieval choice."""
     from haystack import Document
@@ -161,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PT} is absent; nothing to measure.")
         return 0
     from build_demo_model import split_articles
+    from build_multilingual_model import sentence_transformer_folder
 
     ks = [int(k) for k in args.ks.split(",")]
     results: dict[str, dict] = {}

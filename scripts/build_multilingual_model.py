@@ -11,6 +11,7 @@ Steps (each one a command you can run by hand):
 
     python scripts/build_multilingual_model.py --output runs/multilingual-e5-qa
     python scripts/build_multilingual_model.py --output runs/multilingual-e5-qa --card-only
+    python scripts/build_multilingual_model.py --embedder-output runs/multilingual-e5-st   # for hybrid retrieval
 
 Measure it with `python benchmarks/multilingual.py --model runs/multilingual-e5-qa`.
 """
@@ -41,6 +42,19 @@ def build_encoder(folder: Path, wheels: Path) -> Path:
         raise SystemExit(f"{TOOL} is absent: it builds the encoder (see ../shared/tools)")
     subprocess.run([sys.executable, str(TOOL), str(folder), "--wheels", str(wheels)], check=True)
     return folder
+
+
+def sentence_transformer_folder(encoder: Path, out: Path) -> Path:
+    """The encoder as a sentence-transformers model (mean pooling, normalised: how e5 embeds), for the hybrid
+    pipelines' ``EMBEDDING_MODEL``, with ``EMBEDDING_QUERY_PREFIX="query: "`` and
+    ``EMBEDDING_DOCUMENT_PREFIX="passage: "``."""
+    from sentence_transformers import SentenceTransformer, models
+
+    body = models.Transformer(str(encoder), max_seq_length=256)
+    model = SentenceTransformer(modules=[body, models.Pooling(body.get_embedding_dimension(), "mean"),
+                                         models.Normalize()], device="cpu")
+    model.save(str(out))
+    return out
 
 
 def tune(output: Path, dev: Path, limit: int) -> None:
@@ -102,8 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tune", action="store_true")
     parser.add_argument("--tune-only", action="store_true", help="only step 3 and the card, on a trained --output")
     parser.add_argument("--card-only", action="store_true", help="rewrite README.md from training_record.json")
+    parser.add_argument("--embedder-output", default=None,
+                        help="only write the encoder as a sentence-transformers model here (for hybrid retrieval)")
     args = parser.parse_args(argv)
     output, work = Path(args.output), Path(args.work)
+    if args.embedder_output:
+        encoder = Path(args.encoder) if args.encoder else build_encoder(work / "encoder", ROOT / ".cache" /
+                                                                        "multilingual-wheels")
+        print(f"Wrote {sentence_transformer_folder(encoder, Path(args.embedder_output))}")
+        return 0
     if args.tune_only:
         tune(output, work / "dev.json", args.tune_limit)
     elif not args.card_only:

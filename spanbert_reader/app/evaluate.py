@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spanbert_reader.app.errors import AppError
-from spanbert_reader.app.pipelines import warm_up_component
+from spanbert_reader.app.pipelines import substitute, warm_up_component
 from spanbert_reader.app.qa import build_qa_pipeline, question_inputs, reader_of
 from spanbert_reader.app.settings import DEFAULT_EVAL_KS, DEFAULT_TOP_K, AppSettings
 from spanbert_reader.app.stores import document_stores
@@ -103,8 +103,9 @@ def _embed(documents, gold, settings: AppSettings, progress: bool):
         SentenceTransformersDocumentEmbedder,
     )
 
-    embedder = SentenceTransformersDocumentEmbedder(model=settings.overrides()["EMBEDDING_MODEL"],
-                                                    progress_bar=progress)
+    overrides = settings.overrides()  # the indexing YAMLs' document prefix, resolved the same way
+    embedder = SentenceTransformersDocumentEmbedder(model=overrides["EMBEDDING_MODEL"], progress_bar=progress,
+                                                    prefix=substitute("${EMBEDDING_DOCUMENT_PREFIX:-}", overrides))
     warm_up_component("document embedder", embedder)
     documents = embedder.run(documents=documents)["documents"]
     by_id = {d.id: d for d in documents}

@@ -105,3 +105,18 @@ def test_a_dumped_transformers_reader_pipeline_loads_with_the_type_swapped(minil
     assert answers and any(a.data for a in answers)
     again = Pipeline.loads(pipeline.dumps())  # our own dump keeps the TER-named parameters loadable
     assert again.get_component("reader").batch_size == 4
+
+
+def test_embedding_prefixes_reach_the_embedders(tiny_qa):
+    """e5-style models embed "query: ..." and "passage: ..."; the hybrid and embedding YAMLs take both prefixes."""
+    from helpers import minilm_path
+
+    values = {"SPANBERT_MODEL": str(tiny_qa), "EMBEDDING_MODEL": str(minilm_path())}
+    for name in ("inmemory_hybrid_qa", "elasticsearch_hybrid_qa"):
+        assert load_pipeline(name, values).get_component("text_embedder").prefix == ""  # default: none
+        prefixed = load_pipeline(name, {**values, "EMBEDDING_QUERY_PREFIX": "query: "})
+        assert prefixed.get_component("text_embedder").prefix == "query: "
+    for name in ("inmemory_embedding_indexing", "elasticsearch_hybrid_indexing"):
+        assert load_pipeline(name, values).get_component("embedder").prefix == ""
+        prefixed = load_pipeline(name, {**values, "EMBEDDING_DOCUMENT_PREFIX": "passage: "})
+        assert prefixed.get_component("embedder").prefix == "passage: "
