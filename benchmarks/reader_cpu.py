@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
-from common import machine_line, squad_workload, write_section  # noqa: E402
+from common import machine_line, native_bf16, squad_workload, write_section  # noqa: E402
 from haystack import Document  # noqa: E402
 
 
@@ -64,15 +64,6 @@ def time_reader(reader, queries, docs) -> tuple[float, list]:
     start = time.perf_counter()
     results = [reader.run(query=q, documents=d)["answers"] for q, d in zip(queries, docs, strict=True)]
     return time.perf_counter() - start, results
-
-
-def native_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class Spinner:

@@ -18,18 +18,9 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import SHARED_DATA, machine_line, write_section  # noqa: E402
+from common import SHARED_DATA, machine_line, native_bf16, write_section  # noqa: E402
 
 RUNS = [("train", "no"), ("pretrain", "no"), ("train", "bf16"), ("pretrain", "bf16")]
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX); without it bf16 matmuls are emulated."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def run_one(command: str, precision: str, steps: int, output: str) -> dict:

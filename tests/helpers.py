@@ -84,3 +84,18 @@ def make_tiny_qa_model(folder: Path, seed: int = 0, hidden: int = 64, layers: in
     model = SpanBertModel(config) if base else SpanBertForQuestionAnswering(config)
     model.save_pretrained(folder, tokenizer=tokenizer)
     return Path(folder)
+
+
+def random_windows(n: int, seed: int) -> list:
+    """Windows of ``n`` random (query, passage) pairs of tiny-vocabulary ids, passages of 3-79 tokens."""
+    import numpy as np
+
+    from spanbert_reader.inference.windows import WindowSettings, build_windows
+
+    rng = np.random.default_rng(seed)
+    settings = WindowSettings(max_seq_length=48, stride=8, max_query_length=6)
+    result = []
+    for item in range(n):
+        passage = rng.integers(5, 90, size=int(rng.integers(3, 80)))
+        result.extend(build_windows(item, rng.integers(5, 90, size=4), passage, settings, 2, 3))
+    return result

@@ -3,10 +3,9 @@ import logging
 import numpy as np
 import pytest
 import torch
-from helpers import make_qa_checkpoint
+from helpers import make_qa_checkpoint, random_windows
 
 from spanbert_reader.inference.batching import WindowRunner, make_batches
-from spanbert_reader.inference.windows import WindowSettings, build_windows
 from spanbert_reader.modeling import SpanBertForQuestionAnswering
 
 
@@ -25,13 +24,7 @@ def test_make_batches_sorted_and_bounded():
 
 
 def _windows(n: int = 9):
-    rng = np.random.default_rng(0)
-    settings = WindowSettings(max_seq_length=48, stride=8, max_query_length=6)
-    result = []
-    for item in range(n):
-        passage = rng.integers(5, 90, size=int(rng.integers(3, 80)))
-        result.extend(build_windows(item, rng.integers(5, 90, size=4), passage, settings, 2, 3))
-    return result
+    return random_windows(n, seed=0)
 
 
 def _collect(runner, windows, batch_size, max_tokens=None):

@@ -5,12 +5,11 @@ import threading
 import numpy as np
 import pytest
 import torch
-from helpers import make_qa_checkpoint
+from helpers import make_qa_checkpoint, random_windows
 
 from spanbert_reader.inference import cpu_workers
 from spanbert_reader.inference.batching import WindowRunner
 from spanbert_reader.inference.settings import RuntimeSettings
-from spanbert_reader.inference.windows import WindowSettings, build_windows
 from spanbert_reader.modeling import SpanBertForQuestionAnswering
 
 
@@ -20,13 +19,7 @@ def model(tmp_path_factory):
 
 
 def _windows(n: int = 11):
-    rng = np.random.default_rng(1)
-    settings = WindowSettings(max_seq_length=48, stride=8, max_query_length=6)
-    result = []
-    for item in range(n):
-        passage = rng.integers(5, 90, size=int(rng.integers(3, 80)))
-        result.extend(build_windows(item, rng.integers(5, 90, size=4), passage, settings, 2, 3))
-    return result
+    return random_windows(n, seed=1)
 
 
 def _logits(runner, windows):
