@@ -13,6 +13,13 @@ A small logistic regression maps what is known at ranking time to a probability.
 - ``null_odds``: the model's null logit minus the best reader logit (SQuAD 2.0 evidence; 0 when none) and
   ``has_null``;
 - ``log_passages``: log(1 + passages read);
+- ``answer_share`` and ``text_share``: the answer's share of the softmax over the fused logits of the best
+  :data:`AGREEMENT_POOL` spans, and the share of all of those spans with the same (normalised) text;
+  ``passage_null_odds``: the null logit of the answer's own passage minus its reader logit;
+  ``retrieval_gap``: how far the best-retrieved passage's score is above the second one, relative to it
+  (``(s1 - s2) / s1`` in [0, 1]; 0 with fewer than two scores or a best one <= 0). A gold passage that is there
+  tends to stand out from the rest; when it is missing the scores are flatter. Scale-free, so it holds across
+  corpora;
 - ``question_coverage``, ``sentence_coverage``, ``window_coverage``: the share of the question's content words in
   the answer's passage, its sentence and the words around it; ``answer_in_question``: how much of the answer
   repeats the question; ``log_answer_words`` (:mod:`spanbert_reader.inference.evidence`). They tell an answer
@@ -46,11 +53,12 @@ if TYPE_CHECKING:
 _READER_FEATURES = ("fused_logit", "logit", "retriever_score", "inverse_rank", "margin", "log_agreement", "null_odds",
                     "has_null", "log_passages")
 _RAW_FEATURES = ("retriever_raw", "retriever_top_raw")
-FEATURES = (*_READER_FEATURES, *_RAW_FEATURES, *EVIDENCE_FEATURES)
+_SHARE_FEATURES = ("answer_share", "text_share", "passage_null_odds", "retrieval_gap")
+FEATURES = (*_READER_FEATURES, *_RAW_FEATURES, *EVIDENCE_FEATURES, *_SHARE_FEATURES)
 _LEGACY_FEATURES = (*_READER_FEATURES, *_RAW_FEATURES)  # a record that names none was fitted on these
 # what `eval --tune-calibration` fits on: not the raw retriever scores, whose scale moves with the corpus (BM25's
 # IDF): fitted on 10,000 passages they made the demo reader abstain on every question of a 5-file corpus
-FIT_FEATURES = (*_READER_FEATURES, *EVIDENCE_FEATURES)
+FIT_FEATURES = (*_READER_FEATURES, *EVIDENCE_FEATURES, *_SHARE_FEATURES)
 AGREEMENT_POOL = 20  # best spans looked at for agreement
 MARGIN_CAP = 30.0
 
@@ -132,10 +140,19 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
     top_raw = _log_score(max((float(s) for s in scores if usable_number(s)), default=0.0)) if scores else 0.0
     pool = [(s.passage, normalize_answer(prediction.passages[s.passage][s.start: s.end]))
             for s in spans[:AGREEMENT_POOL]]
+    shares = _softmax([s.score for s in spans[:AGREEMENT_POOL]])
+    text_shares: dict[str, float] = {}
+    for (_, text), share in zip(pool, shares, strict=True):
+        text_shares[text] = text_shares.get(text, 0.0) + share
+    ordered = sorted((float(s) for s in scores if usable_number(s)), reverse=True) if scores else []
+    retrieval_gap = (min(1.0, max(0.0, (ordered[0] - ordered[1]) / ordered[0]))
+                     if len(ordered) > 1 and ordered[0] > 0 else 0.0)
     has_null = prediction.null_logit is not None and prediction.best_logit is not None
     shared = {"retriever_top_raw": top_raw, "null_odds": prediction.null_odds if has_null else 0.0,
-              "has_null": 1.0 if has_null else 0.0, "log_passages": math.log1p(len(prediction.passages))}
+              "has_null": 1.0 if has_null else 0.0, "log_passages": math.log1p(len(prediction.passages)),
+              "retrieval_gap": retrieval_gap}
     evidence = QuestionEvidence(prediction.query)
+    passage_nulls = prediction.passage_null_logits
     rows = []
     for index, span in enumerate(spans[:count]):
         if index == 0:
@@ -145,14 +162,27 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
         text = pool[index][1] if index < len(pool) else normalize_answer(
             prediction.passages[span.passage][span.start: span.end])
         agreeing = {passage for passage, other in pool if other == text} if text else set()
+        passage_null = passage_nulls[span.passage] if span.passage < len(passage_nulls) else None
         rows.append({**shared, **evidence.features(prediction.passages[span.passage], span.start, span.end),
                      "retriever_raw": _log_score(raw[span.passage]) if raw else 0.0,
                      "fused_logit": span.score, "logit": span.logit,
                      "retriever_score": normalized[span.passage] if normalized is not None else 1.0,
                      "inverse_rank": 1.0 / (span.passage + 1),
                      "margin": max(-MARGIN_CAP, min(MARGIN_CAP, margin)),
-                     "log_agreement": math.log(max(1, len(agreeing), span.count))})
+                     "log_agreement": math.log(max(1, len(agreeing), span.count)),
+                     "answer_share": shares[index] if index < len(shares) else 0.0,
+                     "text_share": text_shares.get(text, 0.0),
+                     "passage_null_odds": passage_null - span.logit if usable_number(passage_null) else 0.0})
     return rows
+
+
+def _softmax(values: Sequence[float]) -> list[float]:
+    if not values:
+        return []
+    top = max(values)
+    weights = [math.exp(v - top) for v in values]
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def _log_score(value: float) -> float:
@@ -270,13 +300,13 @@ def choose_abstain_threshold(probabilities: Sequence[float], labels: Sequence[in
 # reader never says "not found" on a mapping fitted to another model), and `spanbert-qa eval --tune-calibration`
 # fits the model's own.
 DEFAULT_CALIBRATION = Calibration(
-    weights=(0.690478, 0.812166, -0.163702, 0.506521, 0.333587, -0.007905, 0.43502, 0, 0.232151, 0.089888,
-             0.212917, 0.044167, -0.530998, -0.235353),
-    bias=-3.55898,
-    mean=(2.67537, 3.8758, 0.849946, 0.79337, -1.01478, 0.035095, -12.2069, 1, 2.0503, 0.546325, 0.408182,
-          0.42129, 0.102957, 1.32739),
+    weights=(0.307311, 0.281677, 0.072616, 0.19798, 0.07194, -0.049287, 0.112055, 0, 0.010927, 0.084422, 0.17197,
+             0.118183, -0.442684, -0.200062, 0.032494, 0.603628, -0.391559, 0.183),
+    bias=-3.55175,
+    mean=(2.67537, 3.8758, 0.849946, 0.79337, -1.01478, 0.035095, -12.2069, 1, 2.0503, 0.546325, 0.408182, 0.42129,
+          0.102957, 1.32739, 0.333699, 0.344593, -8.50318, 0.136424),
     scale=(4.18199, 3.99733, 0.274069, 0.310203, 5.19907, 0.161354, 3.94746, 1, 0.834703, 0.203784, 0.247024,
-           0.240689, 0.227537, 0.661359),
+           0.240689, 0.227537, 0.661359, 0.348946, 0.353225, 3.74439, 0.158065),
     features=FIT_FEATURES, abstain_threshold=0.0,
     details={"source": "the bundled demo reader (minilm-squad-demo, shared-norm), inmemory_qa (BM25), 370 held-out "
-                       "questions x k in 1, 5, 10, 20, gold present and removed; 2026-12-02"})
+                       "questions x k in 1, 5, 10, 20, gold present and removed; 2026-12-03"})

@@ -1,5 +1,7 @@
-"""Lexical evidence for calibration: the shares of the question's content words in the answer's passage, sentence
-and surrounding words, and how much of the answer repeats the question."""
+"""Evidence for calibration: the shares of the question's content words in the answer's passage, sentence and
+surrounding words, how much of the answer repeats the question, and the answer's share of the candidates."""
+
+import math
 
 import pytest
 
@@ -60,3 +62,26 @@ def test_answer_features_carry_the_evidence_of_the_query_the_prediction_read():
     unrelated = QueryPrediction([CharSpan(0, start, end, 5.0, 5.0)], None, [None], 5.0, [PASSAGE], None,
                                 "Who wrote Hamlet?")
     assert answer_features(unrelated, 1)[0]["question_coverage"] == 0.0
+
+
+def test_shares_of_the_answer_and_its_text_passage_null_odds_and_the_retrieval_gap():
+    seine = "The Seine flows through Paris."
+    louvre = "The Louvre is in Paris, on the Seine."
+    spans = [CharSpan(0, *_span(seine, "Paris"), 4.0, 4.0), CharSpan(1, *_span(louvre, "Paris"), 3.0, 3.0),
+             CharSpan(1, *_span(louvre, "Seine"), 2.0, 2.0)]
+    prediction = QueryPrediction(spans, -1.0, [-2.0, 1.5], 4.0, [seine, louvre], [12.0, 3.0], "Where is the Seine?")
+    rows = answer_features(prediction, 3)
+    exp = [math.exp(s) for s in (4.0, 3.0, 2.0)]
+    shares = [e / sum(exp) for e in exp]
+    assert [row["answer_share"] for row in rows] == pytest.approx(shares)
+    # both "Paris" spans share one text: each carries the two shares together; "Seine" only its own
+    assert rows[0]["text_share"] == pytest.approx(shares[0] + shares[1]) == rows[1]["text_share"]
+    assert rows[2]["text_share"] == pytest.approx(shares[2])
+    # each answer's own passage null logit minus its reader logit
+    assert [row["passage_null_odds"] for row in rows] == pytest.approx([-6.0, -1.5, -0.5])
+    assert all(row["retrieval_gap"] == pytest.approx(0.75) for row in rows)  # (12 - 3) / 12
+    # no retriever scores, one passage, a best score <= 0, or no passage null: the neutral value 0
+    plain = answer_features(QueryPrediction(spans[:1], None, [None], 4.0, [seine], None, "q"), 1)[0]
+    assert plain["retrieval_gap"] == 0.0 and plain["passage_null_odds"] == 0.0 and plain["answer_share"] == 1.0
+    flat = QueryPrediction(spans, None, [None, None], 4.0, [seine, louvre], [-1.0, -3.0], "q")
+    assert answer_features(flat, 1)[0]["retrieval_gap"] == 0.0
