@@ -109,8 +109,9 @@ def packed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: 
     On CUDA in fp16/bf16 this is PyTorch's variable-length flash attention; elsewhere one SDPA call per
     sequence (no padding is ever computed).
     """
-    varlen = _varlen_attention()
-    if varlen is not None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
+    # only looked up where it can run: importing it loads torch._dynamo (about 2 s of a cold CPU start)
+    varlen = _varlen_attention() if q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) else None
+    if varlen is not None:
         cu = layout.cu_seqlens
         return varlen(q, k, v, cu, cu, layout.max_length, layout.max_length)
     outputs = []
