@@ -131,20 +131,22 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
     """The feature values of the first ``count`` spans of ``prediction`` (ranked; agreement and margins look at
     the best :data:`AGREEMENT_POOL` spans, so it must hold at least that many when it has them). What the spans
     share (normalised retriever scores, the pool's answer texts, null odds) is computed once."""
-    from spanbert_reader.inference.ranking import normalized_retriever_scores, usable_number
+    from spanbert_reader.inference.ranking import logsumexp, normalized_retriever_scores, usable_number
 
     spans = prediction.spans
     scores = prediction.retriever_scores
     normalized = normalized_retriever_scores(scores, "minmax") if scores is not None else None
     raw = [float(s) if usable_number(s) else 0.0 for s in scores] if scores is not None else []
-    top_raw = _log_score(max((float(s) for s in scores if usable_number(s)), default=0.0)) if scores else 0.0
+    ordered = sorted((float(s) for s in scores if usable_number(s)), reverse=True) if scores else []
+    top_raw = _log_score(ordered[0]) if ordered else 0.0
     pool = [(s.passage, normalize_answer(prediction.passages[s.passage][s.start: s.end]))
             for s in spans[:AGREEMENT_POOL]]
-    shares = _softmax([s.score for s in spans[:AGREEMENT_POOL]])
+    pool_scores = [s.score for s in spans[:AGREEMENT_POOL]]
+    total = logsumexp(pool_scores) if pool_scores else 0.0
+    shares = [math.exp(score - total) for score in pool_scores]  # softmax over the pool
     text_shares: dict[str, float] = {}
     for (_, text), share in zip(pool, shares, strict=True):
         text_shares[text] = text_shares.get(text, 0.0) + share
-    ordered = sorted((float(s) for s in scores if usable_number(s)), reverse=True) if scores else []
     retrieval_gap = (min(1.0, max(0.0, (ordered[0] - ordered[1]) / ordered[0]))
                      if len(ordered) > 1 and ordered[0] > 0 else 0.0)
     has_null = prediction.null_logit is not None and prediction.best_logit is not None
@@ -174,15 +176,6 @@ def answer_features(prediction: QueryPrediction, count: int) -> list[dict[str, f
                      "text_share": text_shares.get(text, 0.0),
                      "passage_null_odds": passage_null - span.logit if usable_number(passage_null) else 0.0})
     return rows
-
-
-def _softmax(values: Sequence[float]) -> list[float]:
-    if not values:
-        return []
-    top = max(values)
-    weights = [math.exp(v - top) for v in values]
-    total = sum(weights)
-    return [w / total for w in weights]
 
 
 def _log_score(value: float) -> float:

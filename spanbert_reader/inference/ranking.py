@@ -97,7 +97,8 @@ def passage_bonus(scores: Sequence[float | None] | None, fusion: FusionSettings 
     return [-fusion.retriever_weight * (1.0 - r) for r in normalized]
 
 
-def _logsumexp(values: Sequence[float]) -> float:
+def logsumexp(values: Sequence[float]) -> float:
+    """log(sum(exp(values))), without overflow (``values`` not empty)."""
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
 
@@ -144,7 +145,7 @@ def _aggregate(spans: list[CharSpan], passages: Sequence[str]) -> list[CharSpan]
     merged = []
     for key in order:
         group = groups[key]
-        merged.append(replace(group[0], score=_logsumexp([s.score for s in group]), count=len(group)))
+        merged.append(replace(group[0], score=logsumexp([s.score for s in group]), count=len(group)))
     merged.sort(key=lambda c: -c.score)
     return merged
 
