@@ -79,24 +79,22 @@ def retrieval_recall(dataset: Path, corpus: Path, st_model: Path, ks: list[int])
                        for p in a["paragraphs"]})
     examples = load_squad(dataset).examples
     depth = max(ks)
-    stores = {}
-    for prefixed in (True, False):
+    stores, text_embedders = {}, {}
+    for prefixed in (True, False):  # e5's "passage: " / "query: " prefixes, and none
         embedder = SentenceTransformersDocumentEmbedder(model=str(st_model), prefix="passage: " if prefixed else "",
                                                         progress_bar=False, batch_size=32)
         embedder.warm_up()
         store = InMemoryDocumentStore()
         store.write_documents(embedder.run(documents=[Document(content=c) for c in contexts])["documents"])
         stores[prefixed] = store
+        text_embedders[prefixed] = SentenceTransformersTextEmbedder(model=str(st_model), progress_bar=False,
+                                                                    prefix="query: " if prefixed else "")
+        text_embedders[prefixed].warm_up()
     bm25 = InMemoryBM25Retriever(stores[True], top_k=depth)
     dense_retrievers = {prefixed: InMemoryEmbeddingRetriever(store, top_k=depth) for prefixed, store in stores.items()}
     joiner = DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=depth)
     hits: dict[str, dict[int, int]] = {name: dict.fromkeys(ks, 0) for name in
                                        ("bm25", "dense (prefixes)", "dense (no prefixes)", "hybrid (prefixes)")}
-    text_embedders = {}
-    for prefixed in (True, False):
-        text_embedders[prefixed] = SentenceTransformersTextEmbedder(model=str(st_model), progress_bar=False,
-                                                                    prefix="query: " if prefixed else "")
-        text_embedders[prefixed].warm_up()
     for example in examples:
         found = {"bm25": bm25.run(query=example.question)["documents"]}
         for prefixed in (True, False):
