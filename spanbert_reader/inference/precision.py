@@ -19,30 +19,32 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def _quantized_engines() -> list[str]:
-    """The quantised CPU engines of this torch build (fbgemm, x86, qnnpack, ...)."""
-    return [e for e in torch.backends.quantized.supported_engines if e != "none"]
+def _encoder_of(model: torch.nn.Module) -> torch.nn.Module:
+    """The encoder below a QA model's span head: ``bert`` of the in-repo model, the ``transformers`` model's
+    ``base_model`` (also inside the ``hf`` wrapper), else the model itself."""
+    for candidate in (model, getattr(model, "hf", None)):
+        for name in ("bert", "base_model"):
+            encoder = getattr(candidate, name, None) if candidate is not None else None
+            if isinstance(encoder, torch.nn.Module) and encoder is not candidate:
+                return encoder
+    return model
 
 
 def quantize_if_asked(model: torch.nn.Module, precision: str, device: torch.device) -> torch.nn.Module:
-    """``precision="int8"``: dynamic int8 quantisation of the encoder's Linear layers (weights int8, activations
-    quantised per batch; the span head stays fp32), CPU only. Other precisions return ``model`` unchanged.
+    """``precision="int8"``: the encoder's Linear layers become int8 (weights quantised per output channel,
+    activations per token on every call; the span head stays fp32), CPU only. Other precisions return ``model``
+    unchanged.
 
-    ValueError on a non-CPU device; RuntimeError when this torch build has no quantised CPU engine."""
+    ValueError on a non-CPU device; RuntimeError when this torch build cannot multiply int8 matrices on the CPU."""
     if precision != "int8":
         return model
     if device.type != "cpu":
-        raise ValueError(f"precision='int8' is dynamic int8 quantisation, which runs on the CPU only; got device "
-                         f"{device}. Use 'fp16' or 'bf16' on GPUs, or device='cpu'")
-    engines = _quantized_engines()
-    if not engines:
-        raise RuntimeError("precision='int8' needs a quantised CPU engine (fbgemm, x86 or qnnpack), and this torch "
-                           "build has none; use precision='fp32'")
-    if torch.backends.quantized.engine == "none":
-        torch.backends.quantized.engine = engines[0]
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        raise ValueError(f"precision='int8' is int8 quantisation for the CPU only; got device {device}. Use "
+                         f"'fp16' or 'bf16' on GPUs, or device='cpu'")
+    from spanbert_reader.inference import int8
 
-    encoder = getattr(model, "bert", None) or getattr(model, "base_model", None) or model
-    # one scale per output channel: per-tensor scales cost the demo reader 6 EM points
-    quantize_dynamic(encoder, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    if not int8.int8_matmul_available():
+        raise RuntimeError("precision='int8' needs int8 matrix products on the CPU (torch._int_mm), which this "
+                           "torch build lacks; use precision='fp32'")
+    int8.quantise_to_int8(_encoder_of(model))
     return model

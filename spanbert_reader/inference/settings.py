@@ -76,14 +76,14 @@ class RuntimeSettings:
 
     ``batch_size``: windows per forward pass. ``max_tokens_per_batch``: optional padded-token budget per forward
     pass (long documents on GPUs). ``precision``: ``"auto"`` (bf16 on GPUs that support it, else fp16; fp32 on
-    CPU), ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"int8"`` (CPU only: dynamic int8 quantisation of the encoder's
-    Linear layers, opt-in). ``use_token_type_ids``: pass segment ids (False only to reproduce
-    readers that omit them). ``packed``: run each batch's windows concatenated without padding (False pads each
-    batch to its longest window; both give the same answers within float tolerance). ``compile``: run the model
-    through ``torch.compile`` (experimental; batches padded to multiples of 64 tokens). ``cpu_workers``: on the CPU,
-    each batch runs as this many single-threaded passes side by side, which keeps its speed when other processes
-    share the cores (None: torch's intra-op thread count, set with ``torch.set_num_threads`` or
-    ``OMP_NUM_THREADS``; 1: one pass on torch's thread pool); the same answers either way.
+    CPU), ``"fp32"``, ``"fp16"``, ``"bf16"`` or ``"int8"`` (CPU only, opt-in: the encoder's Linear layers in
+    int8, weights per output channel and activations per token). ``use_token_type_ids``: pass segment ids (False
+    only to reproduce readers that omit them). ``packed``: run each batch's windows concatenated without padding
+    (False pads each batch to its longest window; both give the same answers within float tolerance). ``compile``:
+    run the model through ``torch.compile`` (experimental; batches padded to multiples of 64 tokens).
+    ``cpu_workers``: on the CPU, each batch runs as this many single-threaded passes side by side, which keeps its
+    speed when other processes share the cores (None: torch's intra-op thread count, set with
+    ``torch.set_num_threads`` or ``OMP_NUM_THREADS``; 1: one pass on torch's thread pool); the same answers either way.
     """
 
     batch_size: int = 32

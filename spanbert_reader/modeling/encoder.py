@@ -65,6 +65,10 @@ class SelfAttentionProjections(nn.Module):
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
 
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The query, key and value projections of ``x`` (each shaped like ``x``)."""
+        return self.query(x), self.key(x), self.value(x)
+
 
 class DenseLayerNorm(nn.Module):
     """``LayerNorm(dense(x) + residual)``: the output block after attention and after the feed-forward."""
@@ -145,7 +149,7 @@ class Attention(nn.Module):
         def heads(t: torch.Tensor) -> torch.Tensor:  # (B, L, H) -> (B, heads, L, head_dim)
             return t.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
 
-        q, k, v = heads(self.self.query(x)), heads(self.self.key(x)), heads(self.self.value(x))
+        q, k, v = (heads(t) for t in self.self(x))
         context = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout_p if self.training else 0.0
         )
@@ -154,8 +158,7 @@ class Attention(nn.Module):
 
     def _forward_packed(self, x: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
         total, hidden = x.shape
-        q, k, v = (proj(x).view(total, self.num_heads, self.head_dim)
-                   for proj in (self.self.query, self.self.key, self.self.value))
+        q, k, v = (t.view(total, self.num_heads, self.head_dim) for t in self.self(x))
         context = packed_attention(q, k, v, layout).reshape(total, hidden)
         return self.output(context, x)
 

@@ -173,3 +173,23 @@ def test_in_repo_loader_refuses_a_foreign_checkpoint_with_a_pointer(tmp_path):
     _model("roberta", len(tokenizer), tokenizer, tmp_path)
     with pytest.raises(CheckpointError, match="roberta checkpoint; the in-repo model is BERT-only"):
         SpanBertForQuestionAnswering.from_pretrained(str(tmp_path))
+
+
+def test_int8_on_a_foreign_checkpoint_quantises_its_encoder_and_keeps_its_span_head_and_scores(tmp_path):
+    from spanbert_reader.inference.int8 import Int8Linear
+
+    tokenizer = _tokenizer("roberta", tmp_path)
+    _model("roberta", len(tokenizer), tokenizer, tmp_path)
+    logits = {}
+    for precision in ("fp32", "int8"):
+        reader = SpanBERTReader(model=str(tmp_path), max_seq_length=MAX_SEQ, stride=STRIDE, max_query_length=24,
+                                max_answer_length=MAX_ANSWER, top_k=1, no_answer=False, precision=precision)
+        reader.warm_up()
+        logits[precision] = [reader.run(query=q, documents=[Document(content=p)])["answers"][0].meta["logit"]
+                             for q, p in PAIRS]
+    hf = reader.span_reader.model.hf
+    assert not [m for m in hf.roberta.modules() if type(m) is torch.nn.Linear]
+    assert len([m for m in hf.roberta.encoder.modules() if isinstance(m, Int8Linear)]) == 6 * 2
+    assert type(hf.qa_outputs) is torch.nn.Linear
+    # the best span's score moves by quantisation noise only (the top logit of each pair, fp32 vs int8)
+    assert logits["int8"] == pytest.approx(logits["fp32"], rel=0.05, abs=0.05)
