@@ -29,7 +29,7 @@ def int8_matmul_available() -> bool:
 
 
 def _quantise_rows(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` (rows, K) as int8 with one symmetric scale per row: ``x ≈ q * scale``."""
+    """``x`` (rows, K) as int8 with one symmetric scale per row (``scale`` is (rows, 1)): ``x ≈ q * scale``."""
     scale = x.abs().amax(dim=1, keepdim=True).clamp_(min=1e-8).div_(127.0)
     return (x / scale).round_().to(torch.int8), scale  # |x / scale| <= 127 by construction
 
@@ -40,12 +40,10 @@ class Int8Linear(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
         super().__init__()
-        weight = weight.detach().float()
-        scale = weight.abs().amax(dim=1).clamp(min=1e-12).div(127.0)
-        quantised = (weight / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
-        self.in_features, self.out_features = weight.shape[1], weight.shape[0]
+        quantised, scale = _quantise_rows(weight.detach().float())  # a weight row is an output channel
+        self.out_features, self.in_features = weight.shape
         self.register_buffer("weight_int8", quantised.t().contiguous())  # (in, out): _int_mm's layout
-        self.register_buffer("weight_scale", scale)
+        self.register_buffer("weight_scale", scale.squeeze(1))
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
 
     @classmethod

@@ -22,11 +22,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
 def _encoder_of(model: torch.nn.Module) -> torch.nn.Module:
     """The encoder below a QA model's span head: ``bert`` of the in-repo model, the ``transformers`` model's
     ``base_model`` (also inside the ``hf`` wrapper), else the model itself."""
-    for candidate in (model, getattr(model, "hf", None)):
-        for name in ("bert", "base_model"):
-            encoder = getattr(candidate, name, None) if candidate is not None else None
-            if isinstance(encoder, torch.nn.Module) and encoder is not candidate:
-                return encoder
+    inner = getattr(model, "hf", model)  # TransformersQA wraps the transformers model
+    for name in ("bert", "base_model"):
+        encoder = getattr(inner, name, None)
+        if isinstance(encoder, torch.nn.Module) and encoder is not inner:
+            return encoder
     return model
 
 
