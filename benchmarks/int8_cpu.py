@@ -62,8 +62,9 @@ def main() -> int:
     method = ("The encoder's Linear layers hold int8 weights with one scale per output channel and quantise their "
               "activations with one scale per token on every call (query, key and value fused, so each token is "
               "quantised once), multiplied by `torch._int_mm`; the span head stays fp32. Earlier schemes on this "
-              "benchmark: torch's dynamic quantisation (one activation scale per batch) 71.9% identical, EM -2.16 "
-              "(2026-12-02); with one weight scale per tensor as well, 58.6% identical, EM -5.9.")
+              "benchmark, with the previous demo reader: torch's dynamic quantisation (one activation scale per "
+              "batch) 71.9% identical, EM -2.16 (2026-12-02); with one weight scale per tensor as well, 58.6% "
+              "identical, EM -5.9.")
     markdown = f"""## int8 on CPU: the demo reader with int8 Linear layers ({datetime.date.today()})
 
 Machine: {machine_line()}. Command: `python benchmarks/int8_cpu.py` (the bundled demo reader, the gold paragraphs of

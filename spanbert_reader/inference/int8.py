@@ -2,8 +2,8 @@
 token on every call, products accumulated in int32 by ``torch._int_mm``.
 
 One scale per token (instead of one per batch, as PyTorch's dynamic quantisation uses) keeps a token with large
-activations from crushing the resolution of every other token in the batch: on the demo reader it raised the
-share of top answers identical to fp32 from 72% to 95% (BENCHMARKS.md, "int8")."""
+activations from crushing the resolution of every other token in the batch: on the previous demo reader it raised
+the share of top answers identical to fp32 from 72% to 95% (BENCHMARKS.md, "int8")."""
 
 from __future__ import annotations
 
