@@ -25,31 +25,42 @@ HELD_OUT = {"Genocide", "Prime_minister", "Dutch_Republic", "Symbiosis"}
 DEMO = ROOT / "spanbert_reader" / "models" / "minilm-squad-demo"
 
 
-def main() -> int:
+def held_out_questions() -> tuple[dict, list[tuple[str, str, str]]]:
+    """The demo reader's held-out SQuAD articles and their questions as (id, question, gold paragraph)."""
     import json
 
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    data["data"] = [a for a in data["data"] if a["title"] in HELD_OUT]
+    questions = [(qa["id"], qa["question"], paragraph["context"])
+                 for article in data["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    return data, questions
+
+
+def top_answers(reader, questions: list[tuple[str, str, str]]) -> tuple[dict[str, str], float]:
+    """The reader's top answer text per question id (one question per call) and the seconds it took."""
     from haystack import Document
 
+    started = time.perf_counter()
+    texts = {}
+    for qid, question, context in questions:
+        answers = reader.run(query=question, documents=[Document(content=context)])["answers"]
+        texts[qid] = answers[0].data if answers else ""
+    return texts, time.perf_counter() - started
+
+
+def main() -> int:
     from spanbert_reader import SpanBERTReader
     from spanbert_reader.evaluation.metrics import score_squad
 
     if not DATA.exists():
         print(f"needs {DATA} (the shared data)", file=sys.stderr)
         return 2
-    data = json.loads(DATA.read_text(encoding="utf-8"))
-    data["data"] = [a for a in data["data"] if a["title"] in HELD_OUT]
-    questions = [(qa["id"], qa["question"], paragraph["context"])
-                 for article in data["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    data, questions = held_out_questions()
     results = {}
     for precision in ("fp32", "int8"):
         reader = SpanBERTReader(model=str(DEMO), precision=precision, top_k=1, no_answer=False)
         reader.warm_up()
-        started = time.perf_counter()
-        texts = {}
-        for qid, question, context in questions:
-            answers = reader.run(query=question, documents=[Document(content=context)])["answers"]
-            texts[qid] = answers[0].data if answers else ""
-        elapsed = time.perf_counter() - started
+        texts, elapsed = top_answers(reader, questions)
         scores = score_squad(data, texts)
         results[precision] = (texts, scores["exact"], scores["f1"], len(questions) / elapsed)
     same = sum(results["fp32"][0][qid] == results["int8"][0][qid] for qid, _, _ in questions) / len(questions)
