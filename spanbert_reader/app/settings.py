@@ -27,10 +27,14 @@ DEFAULT_TOP_K = 3  # answers shown (ask, serve, the question page; the YAMLs' ${
 DEFAULT_RETRIEVER_TOP_K = 10  # passages the retriever hands the reader (the YAMLs' ${RETRIEVER_TOP_K:-10})
 DEFAULT_EVAL_KS = (1, 5, 10, 20)  # eval's --retriever-top-k
 DEFAULT_MAX_BODY_BYTES = 64 * 1024  # serve's --max-body-bytes
+# the reader's precisions (SpanBERTReader's ``precision``; the same tuple as inference.settings.PRECISIONS, kept
+# here so that the CLI parser and --help need no torch)
+READER_PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
 
 # environment variable -> settings field (read once by ``from_env``)
 ENVIRONMENT = {"SPANBERT_MODEL": "model", "SPANBERT_DATA_DIR": "data_dir", "ELASTICSEARCH_URL": "es_url",
-               "ELASTIC_API_KEY": "es_api_key", "EMBEDDING_MODEL": "embedding_model"}
+               "ELASTIC_API_KEY": "es_api_key", "EMBEDDING_MODEL": "embedding_model",
+               "SPANBERT_PRECISION": "precision"}
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,9 @@ class AppSettings:
 
     ``None`` means "the default": ``index`` is ``default`` in memory and ``spanbert`` in Elasticsearch;
     ``pipeline`` is chosen from the store (and, in memory, from whether the index holds embeddings);
-    ``model`` is the hub SpanBERT SQuAD 2.0 reader, with the bundled demo reader as offline fallback.
+    ``model`` is the hub SpanBERT SQuAD 2.0 reader, with the bundled demo reader as offline fallback;
+    ``precision`` is the reader's (:data:`READER_PRECISIONS`; the bundled pipelines' default is ``auto``: fp32 on
+    CPU, bf16 or fp16 on GPUs).
     """
 
     store: StoreKind = "memory"
@@ -50,6 +56,7 @@ class AppSettings:
     embedding_model: str | None = None
     pipeline: str | None = None
     model: str | None = None
+    precision: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # further ${VAR} values for the pipeline YAML
 
     @classmethod
@@ -65,6 +72,13 @@ class AppSettings:
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.precision is not None and self.precision not in READER_PRECISIONS:
+            from spanbert_reader.app.errors import AppError
+
+            raise AppError(f"precision (--precision or SPANBERT_PRECISION) must be one of "
+                           f"{', '.join(READER_PRECISIONS)}; got {self.precision!r}.")
 
     def with_(self, **changes: Any) -> AppSettings:
         """A copy with some fields changed."""
@@ -93,6 +107,8 @@ class AppSettings:
             "ELASTICSEARCH_URL": self.elasticsearch_url, "INDEX": self.index_name,
             "EMBEDDING_MODEL": self.embedding_model or DEFAULT_EMBEDDING_MODEL, "SPANBERT_MODEL": self.reader_model,
         }  # how many answers and passages: run inputs (app.qa.question_inputs), not YAML values
+        if self.precision is not None:
+            values["READER_PRECISION"] = self.precision
         values.update(self.extra)
         values.update(extra)
         return values

@@ -24,7 +24,7 @@ class CLIError(Exception):
 
 def settings_from(args: argparse.Namespace, **given: Any) -> AppSettings:
     """The application settings for a command's arguments (environment for what was not given)."""
-    names = ("store", "index", "data_dir", "es_url", "embedding_model", "pipeline", "model")
+    names = ("store", "index", "data_dir", "es_url", "embedding_model", "pipeline", "model", "precision")
     values = {n: getattr(args, n, None) for n in names}
     values.update(given)
     return AppSettings.from_env(**values)

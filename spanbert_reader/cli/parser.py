@@ -12,6 +12,7 @@ from spanbert_reader.app.settings import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RETRIEVER_TOP_K,
     DEFAULT_TOP_K,
+    READER_PRECISIONS,
 )
 from spanbert_reader.version import __version__
 
@@ -58,6 +59,13 @@ def _default(config_class, name: str):
 def _answer_args(parser: argparse.ArgumentParser, retriever_help: str) -> None:
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="answers per question")
     parser.add_argument("--retriever-top-k", type=int, default=DEFAULT_RETRIEVER_TOP_K, help=retriever_help)
+
+
+def _precision_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=READER_PRECISIONS, default=None,
+                        help="reader precision (default: $SPANBERT_PRECISION or the pipeline's 'auto': fp32 on CPU, "
+                             "bf16/fp16 on GPUs); 'bf16' is much faster on CPUs with native bf16, 'int8' is CPU only "
+                             "(README, BENCHMARKS.md)")
 
 
 def _store_args(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="QA pipeline name or YAML file (default: inmemory_qa or elasticsearch_qa)")
     ask.add_argument("--model", default=None,
                      help="reader checkpoint folder or hub id (default: $SPANBERT_MODEL or a hub SpanBERT SQuAD 2.0)")
+    _precision_arg(ask)
     _answer_args(ask, "passages the retriever hands the reader")
     ask.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -148,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--pipeline", default=None, help="QA pipeline name or YAML (default: inmemory_qa / "
                     "elasticsearch_qa)")
     ev.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
+    _precision_arg(ev)
     ev.add_argument("--retriever-top-k", nargs="+", default=[",".join(map(str, DEFAULT_EVAL_KS))],
                     metavar="K", help="passages read per question: one value or several (1,5,10 or 1 5 10), each "
                     "evaluated (default: " + ",".join(map(str, DEFAULT_EVAL_KS)) + ")")
@@ -205,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _store_args(sv)
     sv.add_argument("--pipeline", default=None, help="QA pipeline name or YAML file")
     sv.add_argument("--model", default=None, help="reader checkpoint folder or hub id")
+    _precision_arg(sv)
     sv.add_argument("--host", default="127.0.0.1",
                     help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)")
     sv.add_argument("--port", type=int, default=1416, help="port")

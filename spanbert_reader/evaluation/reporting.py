@@ -48,7 +48,8 @@ def markdown_report(metrics: dict[str, Any], run_name: str) -> str:
     lines = [f"# Open-domain QA evaluation: {run_name}", ""]
     setup = metrics.get("setup")
     if setup:
-        lines += [f"Model `{setup.get('model')}`, pipeline `{setup.get('pipeline')}`; fusion from "
+        precision = f" ({setup['precision']})" if setup.get("precision") else ""
+        lines += [f"Model `{setup.get('model')}`{precision}, pipeline `{setup.get('pipeline')}`; fusion from "
                   f"{setup.get('fusion')}, calibration from {setup.get('calibration')}.", ""]
     lines += [f"{d['questions']} questions ({d['has_answer']} answerable, {d['no_answer']} impossible). \"reader\" is "
               "the answer the pipeline gives (reader and retriever evidence fused); \"reader-only\" ranks by the "

@@ -271,7 +271,12 @@ class SpanReader:
             calibrated = "built-in default (fitted on the demo reader)"
         else:
             calibrated = entry
-        return {"model": self.model_name, "fusion": fusion, "calibration": calibrated}
+        precision = self.runtime.precision
+        if precision == "auto":
+            from spanbert_reader.inference.precision import resolve_precision
+
+            precision = f"auto: {str(resolve_precision(precision, self.torch_device)).removeprefix('torch.')}"
+        return {"model": self.model_name, "precision": precision, "fusion": fusion, "calibration": calibrated}
 
     @property
     def settings(self) -> RankSettings:

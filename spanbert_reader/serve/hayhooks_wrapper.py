@@ -5,7 +5,8 @@ authentication, so put it on a network only behind your own access control. To d
 (never inside the installed package) holding ``spanbert_qa/pipeline_wrapper.py`` with the one line
 ``from spanbert_reader.serve.hayhooks_wrapper import PipelineWrapper``, then ``hayhooks run --pipelines-dir FOLDER``.
 The pipeline is built from the environment (``SPANBERT_MODEL``, ``SPANBERT_DATA_DIR``, ``ELASTICSEARCH_URL``,
-``EMBEDDING_MODEL``, and ``SPANBERT_SERVE_STORE``/``SPANBERT_SERVE_INDEX``/``SPANBERT_SERVE_PIPELINE``).
+``EMBEDDING_MODEL``, ``SPANBERT_PRECISION``, and ``SPANBERT_SERVE_STORE``/``SPANBERT_SERVE_INDEX``/
+``SPANBERT_SERVE_PIPELINE``).
 """
 
 from __future__ import annotations

@@ -94,6 +94,22 @@ def test_ask_finds_the_right_document_for_each_file_type(indexed, kind):
         assert "»" + answer["answer"] + "«" in answer["context"]
 
 
+def test_ask_in_int8_answers_from_the_same_document(indexed):
+    _, env, _ = indexed
+    question, source = QUESTIONS["txt"]
+    answers = {}
+    for precision in ("fp32", "int8"):
+        result = _cli("ask", question, "--json", "--precision", precision, "--retriever-top-k", "1", "--top-k", "1",
+                      env=env)
+        answers[precision] = [a for a in json.loads(result.stdout)["answers"] if not a.get("no_answer")]
+        assert answers[precision] and answers[precision][0]["source"].endswith(source), answers[precision]
+    bad = _cli("ask", question, "--precision", "int4", env=env, check=False)
+    assert bad.returncode == 2 and "invalid choice: 'int4'" in bad.stderr
+    bad = _cli("ask", question, env={**env, "SPANBERT_PRECISION": "int4"}, check=False)
+    assert bad.returncode == 2 and "must be one of auto, fp32, fp16, bf16, int8; got 'int4'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_ask_table_and_interactive_mode(indexed):
     _, env, _ = indexed
     exe = Path(sys.executable).with_name("spanbert-qa")

@@ -150,6 +150,17 @@ def test_haystack_evaluation_run_result(run, tmp_path):
     assert len(result.inputs["question"]) == 6
 
 
+def test_eval_in_int8_names_its_precision(run, tmp_path):
+    model, _, baseline, _ = run
+    out = tmp_path / "int8"
+    assert main(["eval", "--dataset", str(FIXTURE), "--model", str(model), "--retriever-top-k", "1",
+                 "--output", str(out), "--no-progress", "--precision", "int8"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["setup"]["precision"] == "int8" and baseline["setup"]["precision"] == "auto: float32"
+    assert "(int8), pipeline `inmemory_qa`" in (out / "report.md").read_text()
+    assert metrics["dataset"] == baseline["dataset"]
+
+
 def test_bad_dataset_and_arguments(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"questions": []}))
@@ -282,7 +293,9 @@ def test_tune_calibration_fits_on_half_reports_on_the_other_and_the_reader_reads
     assert both["calibrated"]["n"] == both["uncalibrated"]["n"] > 0
     assert "half 0" in report["fitted_on"] and "half 1" in report["measured_on"]
     assert metrics["setup"]["pipeline"] == "inmemory_qa" and metrics["setup"]["calibration"].startswith("built-in")
+    assert metrics["setup"]["precision"] == "auto: float32"
     text = (out / "report.md").read_text()
+    assert f"Model `{model}` (auto: float32), pipeline `inmemory_qa`" in text
     assert "## Calibration" in text and "Abstention threshold" in text and "reader-only" in text
     stored = json.loads((model / "fusion.json").read_text())["calibration"]
     assert stored == report["stored"]

@@ -44,6 +44,19 @@ def test_overrides_reach_components(tiny_qa):
     assert reader.top_k == 2 and reader.model == str(tiny_qa)
 
 
+@pytest.mark.parametrize("name", ["inmemory_qa", "inmemory_hybrid_qa", "elasticsearch_qa", "elasticsearch_hybrid_qa"])
+def test_the_precision_setting_reaches_the_reader_of_every_qa_pipeline(name, tiny_qa):
+    from helpers import minilm_path
+
+    from spanbert_reader.app.settings import AppSettings
+
+    values = AppSettings(model=str(tiny_qa), embedding_model=str(minilm_path()), precision="int8").overrides()
+    reader = load_pipeline(name, values).get_component("reader")
+    assert reader.span_reader.runtime.precision == "int8"
+    default = load_pipeline(name, AppSettings(model=str(tiny_qa), embedding_model=str(minilm_path())).overrides())
+    assert default.get_component("reader").span_reader.runtime.precision == "auto"
+
+
 def test_malformed_yaml_names_file_and_line(tmp_path):
     path = tmp_path / "bad.yml"
     path.write_text("components:\n  reader:\n    type: [unclosed\n")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from spanbert_reader.app.errors import AppError
 from spanbert_reader.app.settings import AppSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,18 @@ def test_settings_take_arguments_then_environment_then_defaults():
     assert overrides["RETRIEVER_WEIGHT"] == 2.0
     with pytest.raises(TypeError, match="unknown settings: colour"):
         AppSettings.from_env({}, colour="blue")
+    assert "READER_PRECISION" not in overrides  # the YAMLs' own default (auto) applies
+    assert AppSettings.from_env({"SPANBERT_PRECISION": "bf16"}).overrides()["READER_PRECISION"] == "bf16"
+    assert AppSettings.from_env({"SPANBERT_PRECISION": "bf16"}, precision="int8").precision == "int8"
+    with pytest.raises(AppError, match="precision .* must be one of auto, fp32, fp16, bf16, int8; got 'int4'"):
+        AppSettings.from_env({"SPANBERT_PRECISION": "int4"})
+
+
+def test_the_cli_precisions_are_the_readers():
+    from spanbert_reader.app.settings import READER_PRECISIONS
+    from spanbert_reader.inference.settings import PRECISIONS
+
+    assert READER_PRECISIONS == PRECISIONS
 
 
 def test_the_package_list_in_pyproject_is_the_tree():
