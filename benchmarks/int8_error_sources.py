@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -63,6 +64,20 @@ class RoundedLinear(nn.Module):
         return nn.functional.linear(x, self.weight, self.bias)
 
 
+@contextmanager
+def torch_linears():
+    """Inside: readers keep ``nn.Linear`` (no oneDNN), so every row rounds the same layers and compares against
+    the same fp32 products."""
+    from spanbert_reader.inference import onednn
+
+    measured = onednn.onednn_is_faster
+    onednn.onednn_is_faster = lambda module: False
+    try:
+        yield
+    finally:
+        onednn.onednn_is_faster = measured
+
+
 def round_encoder(reader, weights: str, activations: str) -> None:
     """Replace every Linear layer of ``reader``'s encoder by a :class:`RoundedLinear`."""
     encoder = reader.span_reader.model.bert.encoder
@@ -94,7 +109,8 @@ def main() -> int:
 
     def answers(precision: str, weights: str | None, activations: str | None) -> dict[str, str]:
         reader = SpanBERTReader(model=str(DEMO), precision=precision, top_k=1, no_answer=False)
-        reader.warm_up()
+        with torch_linears():
+            reader.warm_up()
         if weights is not None:
             round_encoder(reader, weights, activations)
         return top_answers(reader, questions)[0]
@@ -112,7 +128,8 @@ def main() -> int:
 
 Machine: {machine_line()}. Command: `python benchmarks/int8_error_sources.py` (the bundled demo reader, the gold
 paragraphs of its {len(questions)} held-out questions, one question per call, top answer only). Rows other than
-the last two round only what they name, to int8 values multiplied in fp32, in every Linear layer of the encoder.
+the last two round only what they name, to int8 values multiplied in fp32, in every Linear layer of the encoder
+(torch's own Linear layers throughout, oneDNN off).
 
 | what is rounded to int8 | top answers identical to fp32 | EM |
 |---|---|---|

@@ -126,6 +126,9 @@ def bench_workload(size: str, n_queries: int, docs_per_query: int, rounds: int) 
         timed = [name for name in readers if name != "alike"]
         row: dict = {"size": size, "queries": n_queries, "docs": docs_per_query, "passages": n_passages,
                      "description": description}
+        from spanbert_reader.inference.onednn import OneDNNLinear
+
+        row["onednn"] = any(isinstance(m, OneDNNLinear) for m in readers["fp32"].span_reader.model.modules())
         for state in ("quiet", "busy"):
             times: dict[str, list[float]] = {name: [] for name in timed}
             answers: dict[str, list] = {}
@@ -169,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         print(spec, {s: {k: round(v, 1) for k, v in row[s].items()} for s in ("quiet", "busy")},
               "agree", row["agree"], "tokens", row["tokens"], flush=True)
     names = {"minilm": "all-MiniLM-L6-v2 + seeded span head", "base": "BERT-base-sized, random"}
+    used = [row["onednn"] for row in rows]
+    onednn_used = "on" if all(used) else "off" if not any(used) else "on for some workloads"
     table = [
         f"## Reader on CPU: SpanBERTReader vs TransformersExtractiveReader, quiet and one core busy "
         f"({datetime.date.today()})",
@@ -178,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         "max_seq_length 384, stride 128, top_k 5, one `run()` per query, all readers alternating in one process, "
         f"median of {args.rounds} rounds per state. \"one core busy\": a helper process spinning on one core "
         "while the same rounds run again. fp32 is the default (single-threaded passes side by side, "
-        "`cpu_workers`); \"fp32 one pass\" is the same reader with `cpu_workers=1` (one pass on torch's thread "
-        "pool, the behaviour before). Ratios are against TER in the same state. Command: "
+        "`cpu_workers`, and the Linear layers through oneDNN where that measures faster at load: "
+        f"{onednn_used} in this run); \"fp32 one pass\" is the same reader with `cpu_workers=1` (one pass on "
+        "torch's thread pool, the behaviour before). Ratios are against TER in the same state. Command: "
         "`python benchmarks/reader_cpu.py`.",
         "",
         "| checkpoint | queries × passages | state | TER passages/s | ours fp32 | ours fp32 one pass | ours bf16 "

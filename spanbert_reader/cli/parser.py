@@ -64,7 +64,7 @@ def _answer_args(parser: argparse.ArgumentParser, retriever_help: str) -> None:
 def _precision_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=READER_PRECISIONS, default=None,
                         help="reader precision (default: $SPANBERT_PRECISION or the pipeline's 'auto': fp32 on CPU, "
-                             "bf16/fp16 on GPUs); 'bf16' is much faster on CPUs with native bf16, 'int8' is CPU only "
+                             "bf16/fp16 on GPUs); 'bf16' is faster on CPUs with native bf16, 'int8' is CPU only "
                              "(README, BENCHMARKS.md)")
 
 

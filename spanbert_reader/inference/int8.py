@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spanbert_reader.modeling.encoder import SelfAttentionProjections
+from spanbert_reader.modeling.encoder import FusedProjections, SelfAttentionProjections
 
 # every input takes the kernel path of more than 16 rows: shorter inputs are zero-padded to this many rows
 _MIN_ROWS = 17
@@ -68,19 +68,12 @@ class Int8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 per token"
 
 
-class Int8Projections(nn.Module):
+class Int8Projections(FusedProjections):
     """Query, key and value projections fused into one :class:`Int8Linear`, so each token's activations are
     quantised once for all three; same interface as :class:`SelfAttentionProjections`."""
 
     def __init__(self, projections: SelfAttentionProjections) -> None:
-        super().__init__()
-        parts = (projections.query, projections.key, projections.value)
-        biases = [p.bias if p.bias is not None else torch.zeros(p.out_features) for p in parts]
-        self.fused = Int8Linear(torch.cat([p.weight for p in parts]), torch.cat(biases))
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        q, k, v = self.fused(x).chunk(3, dim=-1)
-        return q, k, v
+        super().__init__(Int8Linear(*projections.stacked_parameters()))
 
 
 def quantise_to_int8(encoder: nn.Module) -> int:

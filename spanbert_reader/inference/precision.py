@@ -48,3 +48,19 @@ def quantize_if_asked(model: torch.nn.Module, precision: str, device: torch.devi
                            "torch build lacks; use precision='fp32'")
     int8.quantise_to_int8(_encoder_of(model))
     return model
+
+
+def use_onednn_if_faster(model: torch.nn.Module, precision: str, device: torch.device) -> bool:
+    """fp32 on the CPU: the encoder's Linear layers run through oneDNN with packed weights
+    (:mod:`spanbert_reader.inference.onednn`) when that measures faster than torch's BLAS on this machine; returns
+    whether they do. Other precisions and devices are left as they are. The reader applies it to the in-repo
+    model only (not to transformers-path checkpoints, nor with ``compile``)."""
+    if device.type != "cpu" or precision == "int8" or resolve_precision(precision, device) != torch.float32:
+        return False
+    from spanbert_reader.inference import onednn
+
+    encoder = _encoder_of(model)
+    if not onednn.onednn_is_faster(encoder):
+        return False
+    onednn.use_onednn_linears(encoder)
+    return True

@@ -69,6 +69,27 @@ class SelfAttentionProjections(nn.Module):
         """The query, key and value projections of ``x`` (each shaped like ``x``)."""
         return self.query(x), self.key(x), self.value(x)
 
+    def stacked_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The three weights stacked (query, key, value rows) and their biases (zeros where one has none)."""
+        parts = (self.query, self.key, self.value)
+        biases = [p.bias if p.bias is not None else torch.zeros(p.out_features, device=p.weight.device)
+                  for p in parts]
+        return torch.cat([p.weight for p in parts]).detach(), torch.cat(biases).detach()
+
+
+class FusedProjections(nn.Module):
+    """Query, key and value as one product: ``fused`` maps hidden -> 3 x hidden (made from
+    :meth:`SelfAttentionProjections.stacked_parameters`); same interface as :class:`SelfAttentionProjections`.
+    Inference only (the int8 and oneDNN CPU paths)."""
+
+    def __init__(self, fused: nn.Module) -> None:
+        super().__init__()
+        self.fused = fused
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q, k, v = self.fused(x).chunk(3, dim=-1)
+        return q, k, v
+
 
 class DenseLayerNorm(nn.Module):
     """``LayerNorm(dense(x) + residual)``: the output block after attention and after the feed-forward."""
