@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spanbert_reader.modeling.encoder import FusedProjections, SelfAttentionProjections
+from spanbert_reader.modeling.encoder import FusedProjections, SelfAttentionProjections, replace_linears
 
 # every input takes the kernel path of more than 16 rows: shorter inputs are zero-padded to this many rows
 _MIN_ROWS = 17
@@ -79,15 +79,4 @@ class Int8Projections(FusedProjections):
 def quantise_to_int8(encoder: nn.Module) -> int:
     """Replace, in place, every ``nn.Linear`` under ``encoder`` by an :class:`Int8Linear` (the in-repo
     attention's query/key/value by one fused :class:`Int8Projections`); returns how many Linears were replaced."""
-    replaced = 0
-    for parent in list(encoder.modules()):
-        if isinstance(parent, SelfAttentionProjections):
-            continue  # replaced whole by its parent's turn
-        for name, child in list(parent.named_children()):
-            if isinstance(child, SelfAttentionProjections):
-                setattr(parent, name, Int8Projections(child))
-                replaced += 3
-            elif type(child) is nn.Linear:
-                setattr(parent, name, Int8Linear.from_linear(child))
-                replaced += 1
-    return replaced
+    return replace_linears(encoder, Int8Linear.from_linear, Int8Projections)

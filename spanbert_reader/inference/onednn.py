@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spanbert_reader.modeling.encoder import FusedProjections, Layer, SelfAttentionProjections
+from spanbert_reader.modeling.encoder import FusedProjections, Layer, replace_linears
 
 
 def onednn_linear_available() -> bool:
@@ -71,9 +71,8 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _fp32_on_cpu(*linears: nn.Linear) -> bool:
-    return all(type(p) is nn.Linear and p.weight.dtype == torch.float32 and p.weight.device.type == "cpu"
-               for p in linears)
+def _fp32_on_cpu(linear: nn.Module) -> bool:
+    return type(linear) is nn.Linear and linear.weight.dtype == torch.float32 and linear.weight.device.type == "cpu"
 
 
 def _linears(module: nn.Module) -> list[tuple[nn.Module, str, nn.Linear]]:
@@ -108,19 +107,13 @@ def use_onednn_linears(module: nn.Module) -> int:
     """Replace, in place, every fp32 ``nn.Linear`` under ``module`` by a :class:`OneDNNLinear`: the in-repo
     attention's query/key/value as one fused product, and each in-repo layer's feed-forward GELU inside its first
     product. Returns how many Linear layers were replaced."""
-    replaced = 0
-    for parent in list(module.modules()):
-        if isinstance(parent, SelfAttentionProjections):
-            continue  # replaced whole by its parent's turn
-        if isinstance(parent, Layer) and parent.act is F.gelu and _fp32_on_cpu(parent.intermediate.dense):
-            parent.intermediate.dense = OneDNNLinear.from_linear(parent.intermediate.dense, gelu=True)
-            parent.act = _identity
-            replaced += 1
-        for name, child in list(parent.named_children()):
-            if isinstance(child, SelfAttentionProjections) and _fp32_on_cpu(child.query, child.key, child.value):
-                setattr(parent, name, FusedProjections(OneDNNLinear(*child.stacked_parameters())))
-                replaced += 3
-            elif _fp32_on_cpu(child):
-                setattr(parent, name, OneDNNLinear.from_linear(child))
-                replaced += 1
-    return replaced
+    fused_gelu = 0
+    for layer in list(module.modules()):
+        if isinstance(layer, Layer) and layer.act is F.gelu and _fp32_on_cpu(layer.intermediate.dense):
+            layer.intermediate.dense = OneDNNLinear.from_linear(layer.intermediate.dense, gelu=True)
+            layer.act = _identity
+            fused_gelu += 1
+    return fused_gelu + replace_linears(module, OneDNNLinear.from_linear,
+                                        lambda projections: FusedProjections(
+                                            OneDNNLinear(*projections.stacked_parameters())),
+                                        accept=_fp32_on_cpu)

@@ -9,6 +9,7 @@ from scratch and reads top to bottom. Attention runs through
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -89,6 +90,32 @@ class FusedProjections(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         q, k, v = self.fused(x).chunk(3, dim=-1)
         return q, k, v
+
+
+def replace_linears(module: nn.Module, make_linear: Callable[[nn.Linear], nn.Module],
+                    make_projections: Callable[[SelfAttentionProjections], nn.Module],
+                    accept: Callable[[nn.Linear], bool] | None = None) -> int:
+    """Replace, in place, every ``nn.Linear`` under ``module`` that ``accept`` takes (all, when None) by
+    ``make_linear(linear)``, and the in-repo attention's query/key/value, when all three are taken, by
+    ``make_projections(projections)`` (one fused product); returns how many Linear layers were replaced. The
+    int8 and oneDNN CPU paths build their encoders with it."""
+
+    def taken(*linears: nn.Module) -> bool:
+        return all(type(linear) is nn.Linear and (accept is None or accept(linear)) for linear in linears)
+
+    replaced = 0
+    for parent in list(module.modules()):
+        if isinstance(parent, SelfAttentionProjections):
+            continue  # replaced whole by its parent's turn
+        for name, child in list(parent.named_children()):
+            if isinstance(child, SelfAttentionProjections):
+                if taken(child.query, child.key, child.value):
+                    setattr(parent, name, make_projections(child))
+                    replaced += 3
+            elif taken(child):
+                setattr(parent, name, make_linear(child))
+                replaced += 1
+    return replaced
 
 
 class DenseLayerNorm(nn.Module):
