@@ -112,11 +112,27 @@ def cpu_features() -> str:
     return ", ".join(found) or "no AVX2"
 
 
-def machine_line() -> str:
+def cpu_model() -> str:
+    """The CPU's model name with its family and model numbers (e.g. "AMD EPYC, family 25 model 17"): the same
+    vector units can run at very different speeds on two generations (BENCHMARKS.md, "Reader on CPU")."""
     import platform
 
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in fields and "model" in fields:
+        return f"{name}, family {fields['cpu family']} model {fields['model']}"
+    return name
+
+
+def machine_line() -> str:
     import torch
 
-    return (f"{platform.processor() or platform.machine()} ({cpu_features()}), {psutil.cpu_count()} CPU threads, "
+    return (f"{cpu_model()} ({cpu_features()}), {psutil.cpu_count()} CPU threads, "
             f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads")
