@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -91,21 +92,26 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+@functools.cache
+def _cpuinfo() -> str:
+    """/proc/cpuinfo, read once ("" where there is none)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without it bf16 matmuls are emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpuinfo()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def cpu_features() -> str:
     """The vector units that decide CPU speed here (e.g. "AVX-512, AMX-BF16"), from /proc/cpuinfo."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
+    if not _cpuinfo():
         return "unknown vector units"
+    flags = set(_cpuinfo().split())
     names = [("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16"),
              ("amx_int8", "AMX-INT8")]
     found = [label for flag, label in names if flag in flags] or (["AVX2"] if "avx2" in flags else [])
@@ -118,12 +124,9 @@ def cpu_model() -> str:
     import platform
 
     fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        pass
+    for line in _cpuinfo().splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
     name = fields.get("model name") or platform.processor() or platform.machine()
     if "cpu family" in fields and "model" in fields:
         return f"{name}, family {fields['cpu family']} model {fields['model']}"
